@@ -1,2 +1,40 @@
+//! The Elastic firmware image.
+//!
+//! Boots from the reset vector (boot/reset.s), sets the machine up (`platform`, the only module
+//! allowed to use `unsafe`), and runs the kernel's main sequence (`boot`). The logic the kernel
+//! applies lives in the host-tested `elastic-core` crate.
 #![no_std]
 #![no_main]
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+mod boot;
+mod clock;
+mod logger;
+#[allow(unsafe_code)]
+mod platform;
+#[cfg(feature = "selftest")]
+mod selftest;
+
+use core::fmt::Write;
+use elastic_core::exit::ExitReason;
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    let mut w = platform::console::emergency();
+    let _ = write!(w, "\nelastic: kernel panic: {}", info.message());
+    if let Some(loc) = info.location() {
+        let _ = write!(w, " at {}:{}", loc.file(), loc.line());
+    }
+    let _ = writeln!(w);
+    let out_of_memory = info
+        .message()
+        .as_str()
+        .is_some_and(|m| m.contains("memory allocation"));
+    platform::exit(if out_of_memory {
+        ExitReason::OutOfMemory
+    } else {
+        ExitReason::Panic
+    })
+}

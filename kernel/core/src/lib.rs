@@ -1,2 +1,19 @@
-//! Placeholder: filled in by its issue.
-#![no_std]
+//! Host-testable kernel logic for Elastic.
+//!
+//! Everything the kernel decides without touching hardware lives here, so it compiles for the
+//! host and is unit-tested with plain `cargo test -p elastic-core`: parsing the hypervisor's
+//! memory map ([`memory_map`]) and fw_cfg directory ([`fw_cfg`]), TSC calibration arithmetic and
+//! the nanosecond clock ([`clock`]), CMOS RTC decoding ([`rtc`]), the page-table plan with its
+//! W^X policy ([`paging`]), and the exit-code contract with the outside world ([`exit`]).
+//! The firmware binary (`kernel/`) supplies the hardware side: port I/O, MSRs, page-table writes.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod clock;
+pub mod exit;
+pub mod fw_cfg;
+pub mod memory_map;
+pub mod paging;
+pub mod rtc;

@@ -1,0 +1,69 @@
+//! The serial console on COM1 (I/O port 0x3F8), through the `uart_16550` crate.
+//!
+//! Normal output takes a spin lock. The exception and panic paths use [`emergency`], which
+//! writes directly to the UART without the lock, so a fault while the lock is held (for example
+//! inside a log call) still gets reported.
+
+use core::fmt;
+use spin::Mutex;
+use uart_16550::Uart16550;
+use uart_16550::backend::PioBackend;
+
+/// COM1's base port.
+const COM1: u16 = 0x3F8;
+
+static UART: Mutex<Option<Uart16550<PioBackend>>> = Mutex::new(None);
+
+/// Initialises COM1 (115200 8N1, FIFOs on). Without a UART, output is dropped.
+pub fn init() {
+    // SAFETY: 0x3F8..0x400 is COM1, owned by the console for the whole run.
+    let Ok(mut uart) = (unsafe { Uart16550::new_port(COM1) }) else {
+        return;
+    };
+    if uart.init(uart_16550::Config::default()).is_ok() {
+        *UART.lock() = Some(uart);
+    }
+}
+
+/// Writes bytes to the console.
+pub fn write_bytes(bytes: &[u8]) {
+    if let Some(uart) = UART.lock().as_mut() {
+        uart.send_bytes_exact(bytes);
+    }
+}
+
+/// A `fmt::Write` handle on the console that takes the lock per write.
+#[derive(Debug, Clone, Copy)]
+pub struct Console;
+
+impl fmt::Write for Console {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        write_bytes(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// A lock-free writer for fatal paths: polls the UART's line-status register directly.
+#[derive(Debug, Clone, Copy)]
+pub struct Emergency;
+
+/// Returns the lock-free writer.
+pub fn emergency() -> Emergency {
+    Emergency
+}
+
+impl fmt::Write for Emergency {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &b in s.as_bytes() {
+            // Wait (boundedly) for the transmit holding register to empty: LSR bit 5.
+            for _ in 0..100_000 {
+                if super::cpu::inb(COM1 + 5) & 0x20 != 0 {
+                    break;
+                }
+                core::hint::spin_loop();
+            }
+            super::cpu::outb(COM1, b);
+        }
+        Ok(())
+    }
+}

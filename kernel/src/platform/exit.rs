@@ -1,0 +1,18 @@
+//! Leaving the machine: QEMU's `isa-debug-exit` device at I/O port 0xF4.
+//!
+//! The value written is `code + 1` (see `elastic_core::exit` for the encoding and the table of
+//! codes). Without the device the write is ignored, so the kernel then halts forever.
+
+use elastic_core::exit::{ExitReason, debug_exit_value};
+
+/// The debug-exit device's port (`-device isa-debug-exit,iobase=0xf4,iosize=0x04`).
+const DEBUG_EXIT_PORT: u16 = 0xF4;
+
+/// Ends the run with the code for `reason`.
+pub fn exit(reason: ExitReason) -> ! {
+    let code = reason.code();
+    use core::fmt::Write;
+    let _ = writeln!(super::console::emergency(), "elastic: exit code {code}");
+    super::cpu::outl(DEBUG_EXIT_PORT, debug_exit_value(code));
+    super::cpu::halt_forever()
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Builds (if needed) and boots an Elastic firmware image in QEMU, and exits with the kernel's
+# exit code.
+#
+#   scripts/run-qemu.sh [--image FILE] [--selftest NAME] [--qemu QEMU-ARGS...]
+#
+# With no --image it builds and boots the default image (target/elastic-kernel.bin).
+# Environment:
+#   ELASTIC_ACCEL=kvm|tcg   accelerator (default: KVM when it can run Elastic here, else TCG)
+#   ELASTIC_MACHINE=q35|microvm|pc   machine type (default q35; microvm starts fastest)
+#   ELASTIC_MEMORY=SIZE     guest RAM (default 1G)
+#   ELASTIC_QEMU=PATH       the QEMU binary (default qemu-system-x86_64)
+#
+# Exit status: the kernel's exit code (see kernel/core/src/exit.rs and the README): 0 success,
+# 1..99 a guest's exit code, 100 guest trap, 110..116 kernel failures, 125 the machine reset
+# without reporting (triple fault), 126 QEMU failed to start.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+qemu=${ELASTIC_QEMU:-qemu-system-x86_64}
+image=""
+selftest=""
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --image) image="$2"; shift 2 ;;
+    --selftest) selftest="$2"; shift 2 ;;
+    --qemu) shift; extra+=("$@"); break ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "run-qemu.sh: unknown argument '$1' (see --help)" >&2; exit 126 ;;
+  esac
+done
+
+if ! command -v "$qemu" >/dev/null 2>&1; then
+  echo "run-qemu.sh: $qemu not found; install it with: apt-get install qemu-system-x86" >&2
+  exit 126
+fi
+
+if [ -z "$image" ]; then
+  if [ -n "$selftest" ]; then
+    "$root/scripts/build-kernel.sh" --selftest || exit 126
+    image="$root/target/elastic-selftest.bin"
+  else
+    "$root/scripts/build-kernel.sh" || exit 126
+    image="$root/target/elastic-kernel.bin"
+  fi
+fi
+if [ ! -f "$image" ]; then
+  echo "run-qemu.sh: image '$image' not found" >&2
+  exit 126
+fi
+
+machine=${ELASTIC_MACHINE:-q35}
+case "$machine" in
+  microvm) machine_opts="microvm,pit=on,rtc=on" ;;
+  q35|pc) machine_opts="$machine" ;;
+  *) echo "run-qemu.sh: ELASTIC_MACHINE must be q35, microvm or pc" >&2; exit 126 ;;
+esac
+
+# Boots the plain kernel once under KVM and caches whether that works. /dev/kvm existing is not
+# enough: some nested setups cannot run x87/SSE guest code (QEMU reports "KVM internal error").
+kvm_usable() {
+  [ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
+  local cache="$root/target/kvm-probe"
+  local key
+  key="$($qemu --version | head -1) $(uname -r)"
+  if [ -f "$cache" ] && [ "$(head -1 "$cache")" = "$key" ]; then
+    [ "$(tail -1 "$cache")" = yes ]
+    return
+  fi
+  "$root/scripts/build-kernel.sh" >/dev/null 2>&1 || return 1
+  timeout 20 "$qemu" -machine q35,accel=kvm -cpu host,-arch-capabilities -m 256M \
+    -bios "$root/target/elastic-kernel.bin" -display none -nodefaults -serial none \
+    -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 >/dev/null 2>&1
+  local status=$?
+  mkdir -p "$root/target"
+  if [ $status -eq 3 ]; then
+    printf '%s\nyes\n' "$key" > "$cache"
+    return 0
+  fi
+  printf '%s\nno\n' "$key" > "$cache"
+  return 1
+}
+
+accel=${ELASTIC_ACCEL:-}
+if [ -z "$accel" ]; then
+  if kvm_usable; then
+    accel=kvm
+  else
+    accel=tcg
+    if [ -e /dev/kvm ]; then
+      echo "run-qemu.sh: /dev/kvm cannot run Elastic here (probe failed), using TCG" >&2
+    fi
+  fi
+fi
+case "$accel" in
+  # -arch-capabilities: QEMU fails to set MSR 0x10a with plain `-cpu host` on these hosts.
+  kvm) cpu="host,-arch-capabilities,+invtsc" ;;
+  tcg) cpu="max" ;;
+  *) echo "run-qemu.sh: ELASTIC_ACCEL must be kvm or tcg" >&2; exit 126 ;;
+esac
+
+args=(
+  -machine "$machine_opts,accel=$accel"
+  -cpu "$cpu"
+  -m "${ELASTIC_MEMORY:-1G}"
+  -bios "$image"
+  -nographic -nodefaults -serial stdio -monitor none
+  -no-reboot
+  -device isa-debug-exit,iobase=0xf4,iosize=0x04
+)
+if [ -n "$selftest" ]; then
+  args+=(-fw_cfg "name=opt/elastic/selftest,string=$selftest")
+fi
+
+"$qemu" "${args[@]}" "${extra[@]}"
+status=$?
+# isa-debug-exit: QEMU exits with (value << 1) | 1 and the kernel writes code + 1.
+if [ $status -eq 0 ]; then
+  echo "run-qemu.sh: the machine reset without reporting an exit code (triple fault?)" >&2
+  exit 125
+elif [ $status -ge 3 ] && [ $((status % 2)) -eq 1 ]; then
+  exit $(((status - 3) / 2))
+else
+  echo "run-qemu.sh: QEMU failed (status $status)" >&2
+  exit 126
+fi
