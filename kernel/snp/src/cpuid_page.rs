@@ -540,4 +540,42 @@ mod tests {
         let t = CpuidTable::parse(&build_page(&v).unwrap()).unwrap();
         assert!(t.says_no_sev());
     }
+
+    /// Arbitrary page contents never panic the parser or the lookup.
+    #[test]
+    fn random_pages_never_panic() {
+        let mut x: u64 = 0xDEAD_BEEF_CAFE_F00D;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..300 {
+            let mut page = [0u8; CPUID_PAGE_SIZE];
+            for b in page.iter_mut() {
+                *b = next() as u8;
+            }
+            page[0..4].copy_from_slice(&((next() % 70) as u32).to_le_bytes());
+            // steer some entries to leaf 0xD so the size computation runs
+            for i in 0..8 {
+                let off = ENTRIES_OFFSET + i * ENTRY_SIZE;
+                page[off..off + 4].copy_from_slice(&0xDu32.to_le_bytes());
+            }
+            if let Ok(t) = CpuidTable::parse(&page) {
+                for leaf in [0, 1, 7, 0xD, 0x8000_0000, 0x8000_001F, next() as u32] {
+                    for sub in [0, 1, 2, next() as u32] {
+                        let ctx = CpuidContext {
+                            cr4_osxsave: next() & 1 == 0,
+                            cr4_pke: true,
+                            xcr0: next(),
+                            xss: next(),
+                        };
+                        let _ = t.lookup(leaf, sub, &ctx);
+                    }
+                }
+                let _ = t.says_no_sev();
+            }
+        }
+    }
 }

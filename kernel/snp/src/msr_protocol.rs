@@ -400,11 +400,17 @@ impl MsrResponse {
     pub fn decode(value: u64) -> Result<Self, MsrError> {
         let data = value >> 12;
         match value & INFO_MASK {
-            SEV_INFO_RESP => Ok(Self::SevInfo(SevInfo {
-                max_version: bits(value, 48, 63) as u16,
-                min_version: bits(value, 32, 47) as u16,
-                cbit: bits(value, 24, 31) as u8,
-            })),
+            SEV_INFO_RESP => {
+                // GHCBData[23:12] is reserved in the SEV information response.
+                if bits(value, 12, 23) != 0 {
+                    return Err(MsrError::ReservedBitsSet(value));
+                }
+                Ok(Self::SevInfo(SevInfo {
+                    max_version: bits(value, 48, 63) as u16,
+                    min_version: bits(value, 32, 47) as u16,
+                    cbit: bits(value, 24, 31) as u8,
+                }))
+            }
             CPUID_RESP => {
                 if bits(value, 12, 29) != 0 {
                     return Err(MsrError::ReservedBitsSet(value));
@@ -500,6 +506,10 @@ mod tests {
         };
         let v = round_trip_resp(MsrResponse::SevInfo(info));
         assert_eq!(v, (2 << 48) | (1 << 32) | (51 << 24) | 1);
+        assert_eq!(
+            MsrResponse::decode(v | 0x1000),
+            Err(MsrError::ReservedBitsSet(v | 0x1000))
+        );
     }
 
     #[test]
@@ -663,5 +673,24 @@ mod tests {
         assert!(MsrResponse::decode_for(&MsrRequest::HvFeatures, 0x013).is_err());
         // Data in requests that carry none.
         assert!(MsrRequest::decode(0x1002).is_err());
+    }
+
+    /// Every decodable response re-encodes to the same value (the codec is exact), and
+    /// arbitrary values never panic.
+    #[test]
+    fn decode_encode_is_identity_on_accepted_values() {
+        let mut x: u64 = 0x0F0F_1234_8765_4321;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for code in [0x001, 0x005, 0x007, 0x011, 0x013, 0x015, 0x081] {
+                let v = (x & !INFO_MASK) | code;
+                if let Ok(r) = MsrResponse::decode(v) {
+                    assert_eq!(r.encode(), Ok(v), "{v:#x}");
+                }
+            }
+            let _ = MsrRequest::decode(x);
+        }
     }
 }

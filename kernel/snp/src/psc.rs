@@ -594,4 +594,29 @@ mod tests {
         buf[PSC_HEADER_SIZE + 1] = 0x3; // cur_page = 0x300 > 512
         assert_eq!(t.check(&buf), Err(PscError::PastEnd));
     }
+
+    /// A hypervisor writing arbitrary bytes into the descriptor never causes a panic, and
+    /// the tracker only reports Done when cur_entry really passed end_entry.
+    #[test]
+    fn random_hypervisor_writes_never_panic() {
+        let mut x: u64 = 0x1234_5678_9ABC_DEF1;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let (mut buf, mut t) = tracker_setup(1 + next() % 20);
+            for _ in 0..(next() % 4) {
+                let i = (next() % 48) as usize;
+                buf[i] = next() as u8;
+            }
+            if let Ok(Progress::Done) = t.check(&buf) {
+                let h = PscHeader::read(&buf).unwrap();
+                assert!(h.cur_entry > h.end_entry);
+            }
+            let _ = PscDescriptor::read_from(&buf);
+        }
+    }
 }

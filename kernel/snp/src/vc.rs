@@ -622,4 +622,35 @@ mod tests {
         assert_eq!(dec(&[0xE4]), Err(DecodeError::Fetch(MemFault { addr: 1 })));
         assert_eq!(dec(&[]), Err(DecodeError::Fetch(MemFault { addr: 0 })));
     }
+
+    /// Hostile instruction bytes never panic and never yield a length above 15.
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut accepted = 0;
+        for _ in 0..200_000 {
+            let mut bytes = [0u8; 16];
+            for b in bytes.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Bias toward prefixes and the interesting opcodes.
+                const POOL: [u8; 16] = [
+                    0x66, 0x67, 0xF3, 0xF2, 0x65, 0x48, 0x0F, 0xA2, 0x01, 0xF9, 0xE4, 0xED, 0x6E,
+                    0x6D, 0x32, 0x90,
+                ];
+                *b = if x & 1 == 0 {
+                    POOL[(x >> 8) as usize % 16]
+                } else {
+                    (x >> 16) as u8
+                };
+            }
+            let len = (x >> 40) as usize % 17;
+            if let Ok(d) = dec(&bytes[..len]) {
+                assert!(d.len <= MAX_INSN_LEN && d.len <= len);
+                accepted += 1;
+            }
+        }
+        assert!(accepted > 1000, "only {accepted} decoded");
+    }
 }
