@@ -242,7 +242,9 @@ pub trait VcCpu: InsnBytes {
     fn reg(&self, reg: Reg) -> u64;
     /// Writes a register of the interrupted context.
     fn set_reg(&mut self, reg: Reg, value: u64);
-    /// Reads guest memory at `seg:addr` (segment base applied by the implementation).
+    /// Reads guest memory at `seg:addr`. The implementation applies the segment base (in
+    /// 64-bit mode only FS and GS have one) and must fail rather than fault on unmapped or
+    /// non-canonical addresses.
     fn read_mem(&mut self, seg: Segment, addr: u64, buf: &mut [u8]) -> Result<(), MemFault>;
     /// Writes guest memory at `seg:addr`.
     fn write_mem(&mut self, seg: Segment, addr: u64, data: &[u8]) -> Result<(), MemFault>;
