@@ -1,2 +1,10 @@
-//! Placeholder: filled in by its issue.
-#![no_std]
+//! snp-sim: host-side simulators of the SEV-SNP platform, written from the specifications
+//! (AMD 56421 GHCB spec, AMD 56860 SNP firmware ABI) independently of Elastic's guest code,
+//! so that Elastic's GHCB/#VC/guest-message logic can be tested without SNP hardware.
+//! This crate does not depend on elastic-snp; its tests use elastic-snp as a dev-dependency.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod hypervisor;
