@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Elastic kernel as a flat firmware image (-bios blob).
-#   scripts/build-kernel.sh [--selftest] [--debug] [-o OUT]
+#   scripts/build-kernel.sh [--selftest] [--debug] [--clippy] [-o OUT]
 # Default output: target/elastic-kernel.bin (target/elastic-selftest.bin with --selftest).
 #
 # The kernel is built for x86_64-unknown-linux-gnu used freestanding (see docs/architecture.md,
@@ -10,11 +10,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 features=()
 profile=release
+clippy=""
 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --selftest) features+=(--features selftest); [ -n "$out" ] || out="$root/target/elastic-selftest.bin" ;;
     --debug) profile=dev ;;
+    --clippy) clippy=1 ;;
     -o) out="$2"; shift ;;
     *) echo "build-kernel.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -26,6 +28,10 @@ suffix=plain; [ ${#features[@]} -gt 0 ] && suffix=selftest
 export CARGO_TARGET_DIR="$root/target/kernel-$suffix"
 export RUSTFLAGS="-C panic=abort -C code-model=kernel -C relocation-model=static -C no-redzone=yes -C force-frame-pointers=yes"
 cd "$root"
+if [ -n "$clippy" ]; then
+  exec cargo clippy -q -p elastic-kernel --target x86_64-unknown-linux-gnu --profile "$profile" \
+    "${features[@]}" -- -D warnings
+fi
 cargo build -q -p elastic-kernel --target x86_64-unknown-linux-gnu --profile "$profile" "${features[@]}"
 dir=release; [ "$profile" = dev ] && dir=debug
 elf="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/$dir/elastic-kernel"

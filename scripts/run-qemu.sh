@@ -3,6 +3,7 @@
 # exit code.
 #
 #   scripts/run-qemu.sh [--image FILE] [--selftest NAME] [--qemu QEMU-ARGS...]
+#   scripts/run-qemu.sh --probe-kvm     prints "kvm" or "tcg": the accelerator it would use
 #
 # With no --image it builds and boots the default image (target/elastic-kernel.bin).
 # Environment:
@@ -19,12 +20,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 qemu=${ELASTIC_QEMU:-qemu-system-x86_64}
 image=""
 selftest=""
+probe_only=""
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --image) image="$2"; shift 2 ;;
     --selftest) selftest="$2"; shift 2 ;;
     --qemu) shift; extra+=("$@"); break ;;
+    --probe-kvm) probe_only=1; shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run-qemu.sh: unknown argument '$1' (see --help)" >&2; exit 126 ;;
   esac
@@ -35,7 +38,7 @@ if ! command -v "$qemu" >/dev/null 2>&1; then
   exit 126
 fi
 
-if [ -z "$image" ]; then
+if [ -z "$image" ] && [ -z "$probe_only" ]; then
   if [ -n "$selftest" ]; then
     "$root/scripts/build-kernel.sh" --selftest || exit 126
     image="$root/target/elastic-selftest.bin"
@@ -44,7 +47,7 @@ if [ -z "$image" ]; then
     image="$root/target/elastic-kernel.bin"
   fi
 fi
-if [ ! -f "$image" ]; then
+if [ -z "$probe_only" ] && [ ! -f "$image" ]; then
   echo "run-qemu.sh: image '$image' not found" >&2
   exit 126
 fi
@@ -91,6 +94,10 @@ if [ -z "$accel" ]; then
       echo "run-qemu.sh: /dev/kvm cannot run Elastic here (probe failed), using TCG" >&2
     fi
   fi
+fi
+if [ -n "$probe_only" ]; then
+  echo "$accel"
+  exit 0
 fi
 case "$accel" in
   # -arch-capabilities: QEMU fails to set MSR 0x10a with plain `-cpu host` on these hosts.

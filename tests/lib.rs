@@ -1,1 +1,237 @@
-//! QEMU test harness.
+//! Harness for the QEMU integration tests: builds the firmware images with the project's own
+//! scripts, boots them through `scripts/run-qemu.sh` (so its exit-code decoding is tested too),
+//! and captures the serial console line by line with the host time each line arrived.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Which kernel image to boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Image {
+    /// The production kernel.
+    Plain,
+    /// The kernel with the `selftest` feature.
+    SelfTest,
+}
+
+static BUILD_LOCK: Mutex<()> = Mutex::new(());
+static BUILT: [OnceLock<PathBuf>; 2] = [OnceLock::new(), OnceLock::new()];
+
+/// Builds (once per test process) and returns the image file.
+pub fn image(kind: Image) -> PathBuf {
+    let slot = &BUILT[kind as usize];
+    slot.get_or_init(|| {
+        let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cmd = Command::new(repo_root().join("scripts/build-kernel.sh"));
+        if kind == Image::SelfTest {
+            cmd.arg("--selftest");
+        }
+        let status = cmd.status().expect("run scripts/build-kernel.sh");
+        assert!(status.success(), "building the {kind:?} image failed");
+        repo_root().join(match kind {
+            Image::Plain => "target/elastic-kernel.bin",
+            Image::SelfTest => "target/elastic-selftest.bin",
+        })
+    })
+    .clone()
+}
+
+/// The accelerators to test with: TCG always, KVM when it can run Elastic on this host.
+pub fn accelerators() -> Vec<&'static str> {
+    static KVM: OnceLock<bool> = OnceLock::new();
+    let kvm = *KVM.get_or_init(|| {
+        image(Image::Plain);
+        let out = Command::new(repo_root().join("scripts/run-qemu.sh"))
+            .arg("--probe-kvm")
+            .stderr(Stdio::null())
+            .output()
+            .expect("probe KVM");
+        String::from_utf8_lossy(&out.stdout).trim() == "kvm"
+    });
+    if kvm { vec!["tcg", "kvm"] } else { vec!["tcg"] }
+}
+
+/// How to boot.
+#[derive(Debug, Clone)]
+pub struct Boot {
+    /// The image.
+    pub image: Image,
+    /// Accelerator ("tcg" or "kvm").
+    pub accel: &'static str,
+    /// Machine type.
+    pub machine: &'static str,
+    /// Guest RAM.
+    pub memory: &'static str,
+    /// Self-test scenario.
+    pub selftest: Option<String>,
+    /// Extra QEMU arguments.
+    pub qemu_args: Vec<String>,
+    /// Kill QEMU after this long.
+    pub timeout: Duration,
+}
+
+impl Boot {
+    /// Boots `image` with TCG on q35 with 512 MiB.
+    pub fn new(image: Image) -> Self {
+        Self {
+            image,
+            accel: "tcg",
+            machine: "q35",
+            memory: "512M",
+            selftest: None,
+            qemu_args: Vec::new(),
+            timeout: Duration::from_secs(120),
+        }
+    }
+
+    /// Selects a self-test scenario (implies the self-test image).
+    pub fn selftest(mut self, name: &str) -> Self {
+        self.image = Image::SelfTest;
+        self.selftest = Some(name.to_string());
+        self
+    }
+
+    /// Runs QEMU to completion.
+    pub fn run(&self) -> Outcome {
+        let image = image(self.image);
+        let mut cmd = Command::new(repo_root().join("scripts/run-qemu.sh"));
+        cmd.arg("--image").arg(&image);
+        if let Some(s) = &self.selftest {
+            cmd.arg("--selftest").arg(s);
+        }
+        if !self.qemu_args.is_empty() {
+            cmd.arg("--qemu").args(&self.qemu_args);
+        }
+        cmd.env("ELASTIC_ACCEL", self.accel)
+            .env("ELASTIC_MACHINE", self.machine)
+            .env("ELASTIC_MEMORY", self.memory)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let start = Instant::now();
+        let mut child = cmd.spawn().expect("spawn scripts/run-qemu.sh");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let reader = std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            for line in BufReader::new(stdout).split(b'\n') {
+                let Ok(line) = line else { break };
+                lines.push((start.elapsed(), String::from_utf8_lossy(&line).into_owned()));
+            }
+            lines
+        });
+        let err_reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut s);
+            s
+        });
+        let code = loop {
+            if let Some(status) = child.try_wait().expect("wait for QEMU") {
+                break status.code();
+            }
+            if start.elapsed() > self.timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let lines = reader.join().unwrap_or_default();
+        let stderr = err_reader.join().unwrap_or_default();
+        Outcome {
+            code,
+            lines,
+            stderr,
+            wall: start.elapsed(),
+        }
+    }
+}
+
+/// What a boot produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The run script's exit code (None: killed by the timeout).
+    pub code: Option<i32>,
+    /// Serial lines with the host time each arrived.
+    pub lines: Vec<(Duration, String)>,
+    /// The run script's and QEMU's stderr.
+    pub stderr: String,
+    /// Wall time of the whole run.
+    pub wall: Duration,
+}
+
+impl Outcome {
+    /// The serial output as one string.
+    pub fn serial(&self) -> String {
+        self.lines
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// True when some serial line contains `needle`.
+    pub fn has(&self, needle: &str) -> bool {
+        self.lines.iter().any(|(_, l)| l.contains(needle))
+    }
+
+    /// The arrival time of the first line containing `needle`.
+    pub fn time_of(&self, needle: &str) -> Option<Duration> {
+        self.lines
+            .iter()
+            .find(|(_, l)| l.contains(needle))
+            .map(|(t, _)| *t)
+    }
+
+    /// Asserts the exit code, printing the console on failure.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "unexpected exit code; serial output:\n{}\nstderr:\n{}",
+            self.serial(),
+            self.stderr
+        );
+        self
+    }
+
+    /// Asserts that the console contains `needle`.
+    pub fn expect(&self, needle: &str) -> &Self {
+        assert!(
+            self.has(needle),
+            "missing {needle:?} in serial output:\n{}",
+            self.serial()
+        );
+        self
+    }
+}
+
+/// Encodes e820 entries `(address, length, type)` as QEMU's `etc/e820` file.
+pub fn e820(entries: &[(u64, u64, u32)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &(addr, len, kind) in entries {
+        out.extend_from_slice(&addr.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&kind.to_le_bytes());
+    }
+    out
+}
+
+/// A fresh scratch directory under target/.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = repo_root().join("target/test-scratch").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
