@@ -290,6 +290,9 @@ fn try_string(s: &str) -> Result<String, Errno> {
 fn check_name(name: &str) -> Result<(), Errno> {
     if name.len() > NAME_MAX {
         Err(Errno::Nametoolong)
+    } else if name.contains('\0') {
+        // A host path cannot hold NUL; cap-std reports such names as invalid input.
+        Err(Errno::Inval)
     } else {
         Ok(())
     }
@@ -941,17 +944,28 @@ impl Ramfs {
                 (false, false) => {}
             }
         }
-        // Charge the new entry before changing anything, so quota failure leaves no trace.
-        self.budget.charge(dirent_cost(dst_name))?;
-        let new_name = try_string(dst_name).inspect_err(|_| {
-            self.budget.refund(dirent_cost(dst_name));
-        })?;
+        // Check the quota and allocate before changing anything, so a failure leaves no trace.
+        // The entries removed below are refunded, so only the net growth must fit.
+        let freed = dirent_cost(src_name) + dst.ino.map_or(0, |_| dirent_cost(dst_name));
+        let new_cost = dirent_cost(dst_name);
+        if self
+            .budget
+            .used
+            .saturating_sub(freed)
+            .saturating_add(new_cost)
+            > self.budget.limit
+        {
+            return Err(Errno::Nospc);
+        }
+        let new_name = try_string(dst_name)?;
         let now = self.now();
         if let Some(victim) = dst.ino {
             self.remove_entry(dst.parent, dst_name, now);
             self.drop_link(dst.parent, victim, now);
         }
         self.remove_entry(src.parent, src_name, now);
+        // Cannot fail: the net growth was checked above and the removals were refunded.
+        self.budget.charge(new_cost)?;
         let filetype = self.filetype(ino)?;
         self.insert_entry(dst.parent, new_name, ino, filetype, now);
         if let Ok(i) = self.inode_mut(ino) {
