@@ -22,6 +22,8 @@ mod fs_calls;
 pub mod guest_mem;
 mod link;
 mod runner;
+#[cfg(test)]
+mod tests;
 
 use alloc::rc::Rc;
 use alloc::string::String;
