@@ -745,3 +745,405 @@ fn directories_links_and_paths() {
     );
     o.done();
 }
+
+#[test]
+fn readdir_filestat_times_size() {
+    let s = run_ok(
+        r#"(data (i32.const 400) "f.txt")
+           (data (i32.const 410) "sub")"#,
+        &format!(
+            "{OPEN_RW}
+         (call $emit (call $path_create_directory (i32.const 3) (i32.const 410) (i32.const 3)))
+         ;; readdir of the preopen into a big buffer
+         (call $emit (call $fd_readdir (i32.const 3) (i32.const 1000) (i32.const 1000) (i64.const 0) (i32.const 124)))
+         (call $emit_mem (i32.const 1000) (i32.load (i32.const 124)))
+         ;; a buffer of 30 bytes: the second record is cut, bufused == buf_len
+         (call $emit (call $fd_readdir (i32.const 3) (i32.const 2000) (i32.const 30) (i64.const 0) (i32.const 124)))
+         (call $emit (i32.load (i32.const 124)))
+         (call $emit (call $fd_readdir (i32.load (i32.const 120)) (i32.const 2000) (i32.const 30) (i64.const 0) (i32.const 124)))
+         (call $emit (call $fd_readdir (i32.const 3) (i32.const 65500) (i32.const 100) (i64.const 0) (i32.const 124)))
+         ;; sizes and times
+         (call $emit (call $fd_filestat_set_size (i32.load (i32.const 120)) (i64.const 100000)))
+         (call $emit (call $fd_filestat_get (i32.load (i32.const 120)) (i32.const 500)))
+         (call $emit64 (i64.load (i32.const 532)))
+         (call $emit (call $fd_filestat_set_size (i32.const 3) (i64.const 1)))
+         (call $emit (call $fd_filestat_set_times (i32.load (i32.const 120)) (i64.const 11) (i64.const 22) (i32.const 5)))
+         (call $emit (call $fd_filestat_get (i32.load (i32.const 120)) (i32.const 500)))
+         (call $emit64 (i64.load (i32.const 540)))
+         (call $emit64 (i64.load (i32.const 548)))
+         (call $emit (call $fd_filestat_set_times (i32.load (i32.const 120)) (i64.const 11) (i64.const 22) (i32.const 3)))
+         (call $emit (call $path_filestat_set_times (i32.const 3) (i32.const 0) (i32.const 410) (i32.const 3) (i64.const 0) (i64.const 33) (i32.const 4)))
+         (call $emit (call $path_filestat_get (i32.const 3) (i32.const 0) (i32.const 410) (i32.const 3) (i32.const 500)))
+         (call $emit (i32.load8_u (i32.const 516)))
+         (call $emit64 (i64.load (i32.const 548)))
+         (call $emit (call $path_filestat_set_times (i32.const 3) (i32.const 0) (i32.const 400) (i32.const 9) (i64.const 0) (i64.const 33) (i32.const 4)))
+         (call $emit (call $fd_filestat_get (i32.const 3) (i32.const 500)))
+         (call $emit (i32.load8_u (i32.const 516)))
+         (call $emit (call $fd_filestat_get (i32.const 2) (i32.const 500)))
+         (call $emit64 (i64.load (i32.const 500)))
+         (call $emit (call $fd_filestat_get (i32.const 2) (i32.const 65500)))
+         ;; advise / allocate / sync / datasync
+         (call $emit (call $fd_advise (i32.load (i32.const 120)) (i64.const 0) (i64.const 10) (i32.const 1)))
+         (call $emit (call $fd_advise (i32.load (i32.const 120)) (i64.const 0) (i64.const 10) (i32.const 6)))
+         (call $emit (call $fd_advise (i32.const 3) (i64.const 0) (i64.const 10) (i32.const 0)))
+         (call $emit (call $fd_allocate (i32.load (i32.const 120)) (i64.const 100000) (i64.const 10)))
+         (call $emit (call $fd_filestat_get (i32.load (i32.const 120)) (i32.const 500)))
+         (call $emit64 (i64.load (i32.const 532)))
+         (call $emit (call $fd_allocate (i32.const 3) (i64.const 0) (i64.const 10)))
+         (call $emit (call $fd_sync (i32.load (i32.const 120))))
+         (call $emit (call $fd_sync (i32.const 3)))
+         (call $emit (call $fd_datasync (i32.load (i32.const 120))))
+         (call $emit (call $fd_datasync (i32.const 1)))"
+        ),
+    );
+    let mut o = Out(&s.out);
+    assert_eq!((o.u32(), o.u32(), o.u32()), (0, 0, 0));
+    // entries: ".", "..", "f.txt", "sub" with cookies 1, 2, ...
+    let mut names = Vec::new();
+    let listing = {
+        let mut v = Vec::new();
+        // the emitted listing's length is not known up front: 4 records of 24 + names
+        let total = 4 * 24 + 1 + 2 + 5 + 3;
+        v.extend(o.bytes(total));
+        v
+    };
+    let mut p = 0;
+    let mut next = Vec::new();
+    while p < listing.len() {
+        let d_next = u64::from_le_bytes(listing[p..p + 8].try_into().unwrap());
+        let namlen = u32::from_le_bytes(listing[p + 16..p + 20].try_into().unwrap()) as usize;
+        let ty = listing[p + 20];
+        names.push((
+            String::from_utf8(listing[p + 24..p + 24 + namlen].to_vec()).unwrap(),
+            ty,
+        ));
+        next.push(d_next);
+        p += 24 + namlen;
+    }
+    assert_eq!(
+        names,
+        [
+            (".".to_string(), 3),
+            ("..".to_string(), 3),
+            ("f.txt".to_string(), 4),
+            ("sub".to_string(), 3)
+        ]
+    );
+    assert!(next.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!((o.u32(), o.u32()), (0, 30));
+    assert_eq!((o.u32(), o.u32()), (e::BADF, e::FAULT));
+    assert_eq!((o.u32(), o.u32(), o.u64()), (0, 0, 100_000));
+    assert_eq!(o.u32(), e::BADF);
+    assert_eq!((o.u32(), o.u32(), o.u64(), o.u64()), (0, 0, 11, 22));
+    assert_eq!(o.u32(), e::INVAL); // ATIM together with ATIM_NOW
+    assert_eq!((o.u32(), o.u32(), o.u32(), o.u64()), (0, 0, 3, 33));
+    assert_eq!(o.u32(), e::INVAL); // "f.txt\0\0\0\0": embedded NUL
+    assert_eq!((o.u32(), o.u32()), (0, 3));
+    assert_eq!((o.u32(), o.u64()), (0, 0)); // stdio: all zero
+    assert_eq!(o.u32(), e::FAULT);
+    assert_eq!((o.u32(), o.u32(), o.u32()), (0, e::INVAL, e::BADF));
+    assert_eq!((o.u32(), o.u32(), o.u64()), (0, 0, 100_010));
+    assert_eq!(o.u32(), e::BADF);
+    assert_eq!(
+        (o.u32(), o.u32(), o.u32(), o.u32()),
+        (0, e::BADF, 0, e::BADF)
+    );
+    o.done();
+}
+
+/// Writes a `subscription` at `at`: clock (`id`, `timeout`, `flags`) or fd readiness.
+fn sub_clock(at: u32, userdata: u64, id: u32, timeout: u64, flags: u16) -> String {
+    format!(
+        "(i64.store (i32.const {at}) (i64.const {userdata}))
+         (i32.store8 (i32.const {}) (i32.const 0))
+         (i32.store (i32.const {}) (i32.const {id}))
+         (i64.store (i32.const {}) (i64.const {timeout}))
+         (i32.store16 (i32.const {}) (i32.const {flags}))",
+        at + 8,
+        at + 16,
+        at + 24,
+        at + 40
+    )
+}
+
+fn sub_fd(at: u32, userdata: u64, ty: u8, fd: u32) -> String {
+    format!(
+        "(i64.store (i32.const {at}) (i64.const {userdata}))
+         (i32.store8 (i32.const {}) (i32.const {ty}))
+         (i32.store (i32.const {}) (i32.const {fd}))",
+        at + 8,
+        at + 16
+    )
+}
+
+#[test]
+fn poll_oneoff_clocks_and_fds() {
+    let body = format!(
+        "{relative}
+         (call $emit (call $poll_oneoff (i32.const 1000) (i32.const 2000) (i32.const 1) (i32.const 124)))
+         (call $emit (i32.load (i32.const 124)))
+         (call $emit_mem (i32.const 2000) (i32.const 32))
+         {absolute}
+         (call $emit (call $poll_oneoff (i32.const 1000) (i32.const 2000) (i32.const 1) (i32.const 124)))
+         {wall}
+         (call $emit (call $poll_oneoff (i32.const 1000) (i32.const 2000) (i32.const 1) (i32.const 124)))
+         ;; a long clock and a ready stdout: only stdout fires, no sleep
+         {long}
+         {out}
+         (call $emit (call $poll_oneoff (i32.const 1000) (i32.const 2000) (i32.const 2) (i32.const 124)))
+         (call $emit (i32.load (i32.const 124)))
+         (call $emit64 (i64.load (i32.const 2000)))
+         (call $emit (i32.load8_u (i32.const 2010)))
+         ;; errors
+         (call $emit (call $poll_oneoff (i32.const 1000) (i32.const 2000) (i32.const 0) (i32.const 124)))
+         {badfd}
+         (call $emit (call $poll_oneoff (i32.const 1000) (i32.const 2000) (i32.const 1) (i32.const 124)))
+         {badclock}
+         (call $emit (call $poll_oneoff (i32.const 1000) (i32.const 2000) (i32.const 1) (i32.const 124)))
+         (call $emit (call $poll_oneoff (i32.const 65500) (i32.const 2000) (i32.const 1) (i32.const 124)))
+         (call $emit (call $poll_oneoff (i32.const 1000) (i32.const 65520) (i32.const 1) (i32.const 124)))",
+        relative = sub_clock(1000, 77, 1, 5_000, 0),
+        absolute = sub_clock(1000, 78, 1, 50_000, 1),
+        wall = sub_clock(1000, 79, 0, 1_700_000_000_000_100_000, 1),
+        long = sub_clock(1000, 80, 1, 1_000_000_000, 0),
+        out = sub_fd(1048, 81, 2, 1),
+        badfd = sub_fd(1000, 82, 1, 99),
+        badclock = sub_clock(1000, 83, 2, 1, 0),
+    );
+    let s = run_ok("", &body);
+    // relative 5µs from 1000, absolute 50000, realtime absolute +100µs from 6000+...
+    assert_eq!(s.sleeps[0], 6_000);
+    assert_eq!(s.sleeps[1], 50_000);
+    assert_eq!(s.sleeps[2], 150_000);
+    assert_eq!(s.sleeps.len(), 3);
+    let mut o = Out(&s.out);
+    assert_eq!((o.u32(), o.u32()), (0, 1));
+    let ev = o.bytes(32);
+    assert_eq!(u64::from_le_bytes(ev[0..8].try_into().unwrap()), 77);
+    assert_eq!((ev[8], ev[10]), (0, 0)); // errno success, type clock
+    assert_eq!((o.u32(), o.u32()), (0, 0));
+    assert_eq!((o.u32(), o.u32(), o.u64(), o.u32()), (0, 1, 81, 2));
+    let r: Vec<u32> = (0..5).map(|_| o.u32()).collect();
+    // nsubs 0; closed fd; CPU-time clock (EINVAL, as wasmtime); subscriptions/events
+    // outside memory
+    assert_eq!(r, [e::INVAL, e::BADF, e::INVAL, e::FAULT, e::FAULT]);
+    o.done();
+}
+
+#[test]
+fn no_memory_export_gives_efault() {
+    let m = wat::parse_str(
+        r#"(module
+            (import "wasi_snapshot_preview1" "args_sizes_get" (func $a (param i32 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+            (func (export "_start") (call $exit (call $a (i32.const 0) (i32.const 4)))))"#,
+    )
+    .unwrap();
+    let (fs, root) = new_fs();
+    let r = run(&m, config(&fs, root), &mut TestServices::default());
+    assert_eq!(r.outcome, Outcome::Exited(e::FAULT));
+}
+
+#[test]
+fn readonly_preopen_refuses_changes() {
+    let (fs, root) = new_fs();
+    fs.borrow_mut().write_file(root, "r.txt", b"data").unwrap();
+    let mut cfg = config(&fs, root);
+    cfg.preopens[0].readonly = true;
+    let m = module(
+        r#"(data (i32.const 400) "r.txt")
+           (data (i32.const 410) "newdir")
+           (data (i32.const 100) "\c8\00\00\00\04\00\00\00")"#,
+        "(call $emit (call $path_open (i32.const 3) (i32.const 0) (i32.const 400) (i32.const 5)
+            (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 120)))
+         (call $emit (call $fd_read (i32.load (i32.const 120)) (i32.const 100) (i32.const 1) (i32.const 124)))
+         (call $emit_mem (i32.const 200) (i32.const 4))
+         (call $emit (call $path_open (i32.const 3) (i32.const 0) (i32.const 400) (i32.const 5)
+            (i32.const 0) (i64.const 0x42) (i64.const 0) (i32.const 0) (i32.const 124)))
+         (call $emit (call $path_open (i32.const 3) (i32.const 0) (i32.const 400) (i32.const 5)
+            (i32.const 8) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 124)))
+         (call $emit (call $path_create_directory (i32.const 3) (i32.const 410) (i32.const 6)))
+         (call $emit (call $path_unlink_file (i32.const 3) (i32.const 400) (i32.const 5)))
+         (call $emit (call $fd_filestat_set_times (i32.load (i32.const 120)) (i64.const 1) (i64.const 1) (i32.const 5)))",
+    );
+    let mut s = TestServices::default();
+    let r = run(&m, cfg, &mut s);
+    assert_eq!(r.outcome, Outcome::Exited(0));
+    let mut o = Out(&s.out);
+    assert_eq!((o.u32(), o.u32()), (0, 0));
+    assert_eq!(o.bytes(4), b"data");
+    let r: Vec<u32> = (0..5).map(|_| o.u32()).collect();
+    assert_eq!(r, [e::NOTCAPABLE; 5]);
+    o.done();
+    assert_eq!(
+        fs.borrow()
+            .read_to_vec(fs.borrow().lookup(root, "r.txt", false).unwrap())
+            .unwrap(),
+        b"data"
+    );
+}
+
+#[test]
+fn fd_limit_gives_emfile_and_close_frees() {
+    let (fs, root) = new_fs();
+    let mut cfg = config(&fs, root);
+    cfg.limits.max_open_fds = 5; // stdio + preopen + one more
+    let m = module(
+        r#"(data (i32.const 400) "f.txt")"#,
+        &format!(
+            "{OPEN_RW}
+         {OPEN_RW}
+         (call $emit (call $fd_close (i32.const 4)))
+         {OPEN_RW}
+         (call $emit (i32.load (i32.const 120)))"
+        ),
+    );
+    let mut s = TestServices::default();
+    assert_eq!(run(&m, cfg, &mut s).outcome, Outcome::Exited(0));
+    let mut o = Out(&s.out);
+    let r: Vec<u32> = (0..5).map(|_| o.u32()).collect();
+    assert_eq!(r, [0, e::MFILE, 0, 0, 4]);
+    o.done();
+}
+
+#[test]
+fn fuel_limit_ends_the_guest() {
+    let (fs, root) = new_fs();
+    let mut cfg = config(&fs, root);
+    cfg.limits.fuel = Some(10_000);
+    let m = module("", "(loop $l (br $l))");
+    let r = run(&m, cfg, &mut TestServices::default());
+    match r.outcome {
+        Outcome::LimitExceeded { which, message } => {
+            assert_eq!(which, LimitKind::Fuel);
+            assert!(message.contains("fuel"), "{message}");
+        }
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(r.fuel_used, 10_000);
+    // without a limit, fuel is still counted
+    let (r, _) = run_with("", "(call $emit (i32.const 1))", |_, _| {});
+    assert!(r.fuel_used > 0 && r.fuel_used < 1000, "{}", r.fuel_used);
+}
+
+#[test]
+fn memory_limit_refuses_growth() {
+    let (fs, root) = new_fs();
+    let mut cfg = config(&fs, root);
+    cfg.limits.max_memory_bytes = 3 * 65536;
+    let m = module(
+        "",
+        "(call $emit (memory.grow (i32.const 1)))
+         (call $emit (memory.grow (i32.const 5)))
+         (call $emit (memory.size))",
+    );
+    let mut s = TestServices::default();
+    let r = run(&m, cfg.clone(), &mut s);
+    assert_eq!(r.outcome, Outcome::Exited(0));
+    assert_eq!(r.peak_memory_bytes, 2 * 65536);
+    let mut o = Out(&s.out);
+    assert_eq!((o.u32(), o.u32(), o.u32()), (1, u32::MAX, 2));
+    o.done();
+    // a guest that traps after a refused growth is reported as the limit
+    let m = module(
+        "",
+        "(if (i32.lt_s (memory.grow (i32.const 5)) (i32.const 0)) (then unreachable))",
+    );
+    match run(&m, cfg.clone(), &mut TestServices::default()).outcome {
+        Outcome::LimitExceeded { which, message } => {
+            assert_eq!(which, LimitKind::Memory);
+            assert!(message.contains("max_memory_bytes"), "{message}");
+        }
+        o => panic!("{o:?}"),
+    }
+    // initial memory above the limit fails instantiation naming the limit
+    cfg.limits.max_memory_bytes = 0;
+    match run(&module("", ""), cfg, &mut TestServices::default()).outcome {
+        Outcome::LimitExceeded { which, .. } => assert_eq!(which, LimitKind::Memory),
+        o => panic!("{o:?}"),
+    }
+}
+
+#[test]
+fn table_limit_refuses_growth() {
+    let (fs, root) = new_fs();
+    let mut cfg = config(&fs, root);
+    cfg.limits.max_table_elements = 4;
+    let m = wat::parse_str(
+        r#"(module
+            (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+            (table 2 funcref)
+            (func (export "_start")
+              (call $exit (i32.add (i32.const 10) (table.grow (ref.null func) (i32.const 10))))))"#,
+    )
+    .unwrap();
+    // table.grow returns -1: exit code 9
+    assert_eq!(
+        run(&m, cfg, &mut TestServices::default()).outcome,
+        Outcome::Exited(9)
+    );
+}
+
+#[test]
+fn load_failures_name_the_module_and_import() {
+    let (fs, root) = new_fs();
+    let o = run(
+        b"\0asm\x01\0\0\0\x05",
+        config(&fs, root),
+        &mut TestServices::default(),
+    )
+    .outcome;
+    match o {
+        Outcome::LoadFailed(m) => assert!(m.contains("test.wasm"), "{m}"),
+        o => panic!("{o:?}"),
+    }
+    let m = wat::parse_str(
+        r#"(module (import "wasi_snapshot_preview1" "fd_frobnicate" (func (param i32)))
+                   (import "env" "x" (func)) (func (export "_start")))"#,
+    )
+    .unwrap();
+    match run(&m, config(&fs, root), &mut TestServices::default()).outcome {
+        Outcome::LoadFailed(m) => {
+            assert!(
+                m.contains("test.wasm") && m.contains("wasi_snapshot_preview1::fd_frobnicate"),
+                "{m}"
+            )
+        }
+        o => panic!("{o:?}"),
+    }
+    let mut cfg = config(&fs, root);
+    cfg.limits.max_module_bytes = 10;
+    match run(&module("", ""), cfg, &mut TestServices::default()).outcome {
+        Outcome::LimitExceeded { which, .. } => assert_eq!(which, LimitKind::ModuleBytes),
+        o => panic!("{o:?}"),
+    }
+    let m = wat::parse_str("(module (memory (export \"memory\") 1))").unwrap();
+    match run(&m, config(&fs, root), &mut TestServices::default()).outcome {
+        Outcome::LoadFailed(m) => assert!(m.contains("_start"), "{m}"),
+        o => panic!("{o:?}"),
+    }
+}
+
+#[test]
+fn trap_kinds_and_last_call() {
+    let (r, _) = run_with(
+        "",
+        "(call $emit (i32.const 1)) (drop (i32.div_u (i32.const 1) (i32.const 0)))",
+        |_, _| {},
+    );
+    match r.outcome {
+        Outcome::Trapped(t) => {
+            assert_eq!(t.kind, TrapKind::IntegerDivisionByZero);
+            assert!(t.backtrace[0].contains("fd_write"), "{:?}", t.backtrace);
+        }
+        o => panic!("{o:?}"),
+    }
+    let (r, _) = run_with("", "unreachable", |_, _| {});
+    assert!(matches!(
+        r.outcome,
+        Outcome::Trapped(TrapInfo {
+            kind: TrapKind::Unreachable,
+            ..
+        })
+    ));
+}
