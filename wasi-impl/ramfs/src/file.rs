@@ -113,6 +113,10 @@ impl FileData {
             .checked_add(data.len() as u64)
             .filter(|e| *e <= MAX_FILE_SIZE)
             .ok_or(Errno::Fbig)?;
+        if data.is_empty() {
+            // POSIX: a zero-length write changes nothing, not even the size.
+            return Ok(0);
+        }
         let mut done = 0usize;
         let mut result = Ok(data.len());
         while done < data.len() {

@@ -271,6 +271,9 @@ enum Follow {
     /// Only if the path ends with `/` (lookups without `symlink_follow`).
     Trailing,
     Always,
+    /// Like `Always`, for `open` with `create`: a final step that ends with `/` (in the path or
+    /// in a symlink body) is not looked up at all, as Linux answers `Isdir` without looking.
+    Create,
 }
 
 /// Position during resolution: a directory and its depth below the base.
@@ -587,10 +590,13 @@ impl Ramfs {
                 let Some(entry) = dir.get(name) else {
                     return Ok((pos, None, comp, trailing));
                 };
+                if follow == Follow::Create && trailing {
+                    return Ok((pos, None, comp, trailing));
+                }
                 let want_follow = match follow {
                     Follow::Never => false,
                     Follow::Trailing => trailing,
-                    Follow::Always => true,
+                    Follow::Always | Follow::Create => true,
                 };
                 if entry.filetype != Filetype::SymbolicLink || !want_follow {
                     return Ok((pos, Some(entry.ino), comp, trailing));
@@ -606,7 +612,12 @@ impl Ramfs {
                 let mut p = pos;
                 let (last, t2) = self.walk_parent(&mut p, target, links)?;
                 // The symlink's own target is always followed to its end.
-                self.resolve_last(p, last, trailing || t2, Follow::Always, links)
+                let next = if follow == Follow::Create {
+                    Follow::Create
+                } else {
+                    Follow::Always
+                };
+                self.resolve_last(p, last, trailing || t2, next, links)
             }
         }
     }
@@ -784,12 +795,24 @@ impl Ramfs {
         let follow = if opts.create && opts.exclusive {
             // POSIX: O_CREAT|O_EXCL never follows a final symlink (it is an existing name).
             Follow::Never
+        } else if opts.follow && opts.create {
+            Follow::Create
         } else if opts.follow {
             Follow::Always
         } else {
             Follow::Trailing
         };
+        if opts.create && path.ends_with('/') {
+            // Linux refuses O_CREAT with a trailing slash once the parent resolves, without
+            // looking at the final component.
+            self.locate(base, path, Follow::Never)?;
+            return Err(Errno::Isdir);
+        }
         let loc = self.locate(base, path, follow)?;
+        if opts.create && loc.trailing {
+            // A symlink body ending with `/` names a directory, which O_CREAT cannot make.
+            return Err(Errno::Isdir);
+        }
         match loc.ino {
             Some(ino) => {
                 if opts.create && opts.exclusive {
@@ -911,26 +934,24 @@ impl Ramfs {
         }
         self.check_insert(dst.parent)?;
         self.writable(src.parent)?;
+        // Linux order: moving a directory below itself is Inval, replacing an ancestor of the
+        // source is Notempty; both come before the same-inode and type checks.
+        if src_is_dir && self.is_ancestor_or_self(ino, dst.parent)? {
+            return Err(Errno::Inval);
+        }
+        if let Some(victim) = dst.ino
+            && self.is_dir(victim)
+            && self.is_ancestor_or_self(victim, src.parent)?
+        {
+            return Err(Errno::Notempty);
+        }
         if dst.ino == Some(ino) {
             // Both names refer to the same inode: POSIX says do nothing.
             return Ok(());
         }
-        if src_is_dir {
-            // The destination may not be inside the directory being moved.
-            let mut a = dst.parent;
-            loop {
-                if a == ino {
-                    return Err(Errno::Inval);
-                }
-                let up = self.dir(a)?.parent;
-                if up == a {
-                    break;
-                }
-                a = up;
-            }
-            if src.parent != dst.parent {
-                self.writable(ino)?;
-            }
+        if src_is_dir && src.parent != dst.parent {
+            // Moving a directory rewrites its `..`.
+            self.writable(ino)?;
         }
         if let Some(victim) = dst.ino {
             match (src_is_dir, self.is_dir(victim)) {
@@ -985,6 +1006,21 @@ impl Ramfs {
         Ok(())
     }
 
+    /// Whether directory `anc` is `dir` or one of its ancestors.
+    fn is_ancestor_or_self(&self, anc: Ino, dir: Ino) -> Result<bool, Errno> {
+        let mut a = dir;
+        loop {
+            if a == anc {
+                return Ok(true);
+            }
+            let d = self.dir(a)?;
+            if d.parent == a || d.removed {
+                return Ok(false);
+            }
+            a = d.parent;
+        }
+    }
+
     /// Creates hard link `new_path` to the non-directory `old_path` (witx `path_link`;
     /// `follow` follows a symlink in `old_path`'s final component).
     pub fn link(
@@ -1000,12 +1036,10 @@ impl Ramfs {
         } else {
             Follow::Trailing
         };
+        // Same check order as Linux `linkat`: source lookup, target lookup, then the types.
         let src = self.locate(old_base, old_path, follow)?;
         let ino = src.ino.ok_or(Errno::Noent)?;
-        if self.is_dir(ino) {
-            return Err(Errno::Perm);
-        }
-        if src.trailing {
+        if src.trailing && !self.is_dir(ino) {
             return Err(Errno::Notdir);
         }
         let dst = self.locate(new_base, new_path, Follow::Never)?;
@@ -1017,6 +1051,9 @@ impl Ramfs {
         };
         if dst.trailing {
             return Err(Errno::Noent);
+        }
+        if self.is_dir(ino) {
+            return Err(Errno::Perm);
         }
         self.check_insert(dst.parent)?;
         self.writable(ino)?;
