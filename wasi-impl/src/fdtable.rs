@@ -145,10 +145,10 @@ impl FdTable {
         Ok(e)
     }
 
-    /// `fd_renumber`: moves `from` onto `to`, closing whatever `to` was. `from` must be open
-    /// (`EBADF`); `to` need not be (wasmtime's behaviour).
+    /// `fd_renumber`: moves `from` onto `to`, closing what `to` was. Both must be open
+    /// (`EBADF` otherwise, as wasmtime 50 does).
     pub fn renumber(&mut self, from: u32, to: u32) -> Result<Option<Entry>, Errno> {
-        if !self.used.contains_key(&from) {
+        if !self.used.contains_key(&from) || !self.used.contains_key(&to) {
             return Err(Errno::Badf);
         }
         if from == to {

@@ -62,12 +62,12 @@ fn times(fst: u32, atim: u64, mtim: u64) -> R<(SetTime, SetTime)> {
 
 /// Rights of a descriptor opened by `path_open`, computed as wasmtime's `fd_fdstat_get`
 /// reports them: everything, less read/readdir unless opened for reading, less write unless
-/// opened for writing, less seek/set-size for directories; less all mutating rights beneath
+/// opened for writing, less seek and both set-size rights for directories; less all mutating rights beneath
 /// a read-only preopen.
 fn opened_rights(is_dir: bool, read: bool, write: bool, readonly: bool) -> u64 {
     let mut r = rights::ALL;
     if is_dir {
-        r &= !(rights::FD_SEEK | rights::FD_FILESTAT_SET_SIZE);
+        r &= !(rights::FD_SEEK | rights::FD_FILESTAT_SET_SIZE | rights::PATH_FILESTAT_SET_SIZE);
     }
     if !read {
         r &= !(rights::FD_READ | rights::FD_READDIR);
@@ -163,18 +163,10 @@ impl Ctx<'_> {
         e.require(rights::FD_ADVISE, Errno::Notcapable)
     }
 
-    /// `fd_allocate`: extends the file to at least `offset + len` (wasmtime returns
-    /// `ENOTSUP` here; this host implements it).
-    pub fn fd_allocate(&mut self, _m: &mut GuestMem<'_>, fd: u32, off: u64, len: u64) -> R {
-        let (e, fs, ino, _) = self.file(fd)?;
-        e.require(rights::FD_WRITE, Errno::Badf)?;
-        e.require(rights::FD_ALLOCATE, Errno::Notcapable)?;
-        if len == 0 {
-            return Err(Errno::Inval);
-        }
-        fs.try_borrow_mut()
-            .map_err(|_| Errno::Busy)?
-            .allocate(ino, off, len)
+    /// `fd_allocate`: `ENOTSUP` on regular files, as wasmtime (`EBADF` on anything else).
+    pub fn fd_allocate(&mut self, _m: &mut GuestMem<'_>, fd: u32, _off: u64, _len: u64) -> R {
+        self.file(fd)?;
+        Err(Errno::Notsup)
     }
 
     /// `fd_close`.
@@ -235,8 +227,8 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// `fd_fdstat_set_rights`: may only remove rights (witx); asking for a right the fd does
-    /// not hold is `ENOTCAPABLE`. (wasmtime ignores this call; see docs/wasi.md.)
+    /// `fd_fdstat_set_rights`: `ENOTSUP` for files and directories, `EBADF` otherwise, as
+    /// wasmtime (which no longer lets guests change rights); invalid rights bits are `EINVAL`.
     pub fn fd_fdstat_set_rights(
         &mut self,
         _m: &mut GuestMem<'_>,
@@ -247,16 +239,8 @@ impl Ctx<'_> {
         if (base | inh) & !rights::ALL != 0 {
             return Err(Errno::Inval);
         }
-        let e = self.fds.get_mut(fd)?;
-        if matches!(e.kind, Kind::Stdin | Kind::Stdout | Kind::Stderr) {
-            return Err(Errno::Badf);
-        }
-        if base & !e.base != 0 || inh & !e.inheriting != 0 {
-            return Err(Errno::Notcapable);
-        }
-        e.base = base;
-        e.inheriting = inh;
-        Ok(())
+        self.node(fd)?;
+        Err(Errno::Notsup)
     }
 
     /// `fd_filestat_get` (stdio: all zero but the file type, as wasmtime).
@@ -288,10 +272,11 @@ impl Ctx<'_> {
         m.write_bytes(out, &filestat_bytes(&st))
     }
 
-    /// `fd_filestat_set_size`: regular files opened for writing.
+    /// `fd_filestat_set_size`: regular files opened for writing (`EINVAL` otherwise, as
+    /// wasmtime).
     pub fn fd_filestat_set_size(&mut self, _m: &mut GuestMem<'_>, fd: u32, size: u64) -> R {
         let (e, fs, ino, _) = self.file(fd)?;
-        e.require(rights::FD_WRITE, Errno::Badf)?;
+        e.require(rights::FD_WRITE, Errno::Inval)?;
         e.require(rights::FD_FILESTAT_SET_SIZE, Errno::Notcapable)?;
         fs.try_borrow_mut()
             .map_err(|_| Errno::Busy)?
