@@ -1,2 +1,229 @@
-//! Placeholder: filled in by its issue.
-#![no_std]
+//! `wasi-impl`: the one implementation of WASI preview1 (`wasi_snapshot_preview1`) that both
+//! the Elastic kernel and the host runner (`elastic run`) use, interpreted by `wasmi`.
+//!
+//! The embedder calls [`run`] with the module bytes, a [`GuestConfig`] (arguments,
+//! environment, preopened ramfs directories, [`Limits`]) and its platform [`Services`]
+//! (clocks, randomness, stdio, sleeping). Every function of `wasi_snapshot_preview1` as the
+//! witx definitions list them is provided (see `docs/wasi.md` for the errno semantics chosen,
+//! which follow wasmtime's preview1 implementation, and the places where they differ).
+//!
+//! Modules: [`guest_mem`] (bounds-checked guest memory), [`abi`] (witx constants and record
+//! layouts), `fdtable` (descriptors and rights), `ctx` (the WASI functions), `link` (the
+//! wasmi glue), `runner` (loading, limits and outcome).
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod abi;
+mod ctx;
+mod fdtable;
+mod fs_calls;
+pub mod guest_mem;
+mod link;
+mod runner;
+#[cfg(test)]
+mod tests;
+
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+pub use elastic_ramfs as ramfs;
+pub use elastic_ramfs::Errno;
+pub use runner::run;
+
+/// A ramfs shared between guests (the kernel may run several guests over one filesystem).
+pub type SharedFs = Rc<RefCell<ramfs::Ramfs>>;
+
+/// A directory handed to the guest as a preopened descriptor (fd 3, 4, ... in order).
+#[derive(Debug, Clone)]
+pub struct Preopen {
+    /// The name the guest sees (`fd_prestat_dir_name`), e.g. `"/data"` or `"."`.
+    pub guest_path: String,
+    /// The filesystem holding the directory.
+    pub fs: SharedFs,
+    /// The directory's inode in `fs`; path resolution never leaves it.
+    pub dir: ramfs::Ino,
+    /// If true the guest may read but not create, change or remove anything beneath it.
+    pub readonly: bool,
+}
+
+/// Per-guest resource limits. Each one, when hit, is reported naming the limit
+/// ([`Outcome::LimitExceeded`]). The ramfs's byte/inode quota is the filesystem's own.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Instruction budget in wasmi fuel units; `None` = unlimited (fuel is still counted).
+    pub fuel: Option<u64>,
+    /// Largest linear memory in bytes; `memory.grow` past it returns -1.
+    pub max_memory_bytes: u64,
+    /// Largest table, in elements; `table.grow` past it returns -1.
+    pub max_table_elements: u32,
+    /// Most descriptors open at once (stdio and preopens included); more gives `EMFILE`.
+    pub max_open_fds: u32,
+    /// Largest accepted module, in bytes.
+    pub max_module_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            fuel: None,
+            max_memory_bytes: 4 << 30,
+            max_table_elements: 1 << 20,
+            max_open_fds: 1024,
+            max_module_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Everything about one guest except the module bytes and the platform.
+#[derive(Debug, Clone, Default)]
+pub struct GuestConfig {
+    /// Module name used in messages (e.g. the file name).
+    pub name: String,
+    /// `argv`, including `argv[0]`.
+    pub args: Vec<String>,
+    /// Environment as `(key, value)` pairs, given to the guest as `key=value`.
+    pub env: Vec<(String, String)>,
+    /// Preopened directories, numbered from fd 3 in this order.
+    pub preopens: Vec<Preopen>,
+    /// Resource limits.
+    pub limits: Limits,
+}
+
+/// Platform services the embedder provides (the kernel: TSC/RTC clocks, CTR_DRBG, serial
+/// console, `hlt` until a timer interrupt; the host runner: `std`).
+pub trait Services {
+    /// Monotonic clock now, in ns since an arbitrary fixed point.
+    fn monotonic_now(&mut self) -> u64;
+    /// Monotonic clock resolution in ns.
+    fn monotonic_resolution(&self) -> u64;
+    /// Wall clock now, in ns since the Unix epoch.
+    fn wall_now(&mut self) -> u64;
+    /// Wall clock resolution in ns.
+    fn wall_resolution(&self) -> u64;
+    /// Fills `buf` from a cryptographically secure generator (`random_get`).
+    fn random(&mut self, buf: &mut [u8]);
+    /// Writes guest stdout bytes.
+    fn stdout(&mut self, bytes: &[u8]);
+    /// Writes guest stderr bytes.
+    fn stderr(&mut self, bytes: &[u8]);
+    /// Reads stdin into `buf`; `Ok(0)` is end of input.
+    fn read_stdin(&mut self, buf: &mut [u8]) -> Result<usize, Errno>;
+    /// True if a `read_stdin` would not block (used by `poll_oneoff`). Default: always ready.
+    fn stdin_ready(&mut self) -> bool {
+        true
+    }
+    /// Blocks until the monotonic clock reaches `deadline_ns` (kernel: halt until a timer
+    /// interrupt; never a busy spin).
+    fn sleep_until(&mut self, deadline_ns: u64);
+    /// `sched_yield`: lets other work run.
+    fn sched_yield(&mut self) {}
+    /// True if the stdio descriptor `fd` (0, 1 or 2) is a terminal (reported as a character
+    /// device by `fd_fdstat_get`, as wasmtime does). Default: not a terminal.
+    fn is_tty(&self, fd: u32) -> bool {
+        let _ = fd;
+        false
+    }
+}
+
+/// Which configured limit was hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    /// [`Limits::fuel`].
+    Fuel,
+    /// [`Limits::max_memory_bytes`].
+    Memory,
+    /// [`Limits::max_table_elements`].
+    Table,
+    /// [`Limits::max_module_bytes`].
+    ModuleBytes,
+    /// [`Limits::max_open_fds`] (only when the preopens alone exceed it; `path_open` past it
+    /// returns `EMFILE` to the guest).
+    OpenFds,
+}
+
+impl LimitKind {
+    /// The limit's name as the embedder's configuration spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LimitKind::Fuel => "fuel",
+            LimitKind::Memory => "max_memory_bytes",
+            LimitKind::Table => "max_table_elements",
+            LimitKind::ModuleBytes => "max_module_bytes",
+            LimitKind::OpenFds => "max_open_fds",
+        }
+    }
+}
+
+/// Kind of a trap, from wasmi's `TrapCode` or raised by the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrapKind {
+    /// `unreachable` executed (Rust `panic`/`abort` ends here).
+    Unreachable,
+    /// Out-of-bounds linear memory access.
+    MemoryOutOfBounds,
+    /// Out-of-bounds table access.
+    TableOutOfBounds,
+    /// `call_indirect` to a null entry.
+    IndirectCallToNull,
+    /// Integer division by zero.
+    IntegerDivisionByZero,
+    /// Integer overflow (e.g. `i32.div_s` of MIN by -1).
+    IntegerOverflow,
+    /// Float to int conversion of NaN or an out-of-range value.
+    BadConversionToInteger,
+    /// Call stack exhausted.
+    StackOverflow,
+    /// `call_indirect` signature mismatch.
+    BadSignature,
+    /// The host ended the guest (e.g. `proc_exit` with a code >= 126, as wasmtime does).
+    Host,
+    /// Anything else wasmi reports.
+    Other,
+}
+
+/// A trap: its kind, wasmi's message, and what is known of the stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrapInfo {
+    /// The kind.
+    pub kind: TrapKind,
+    /// wasmi's message (or the host's).
+    pub message: String,
+    /// Innermost first. wasmi 2.0 has no backtrace API, so this holds the host (WASI)
+    /// function the trap came from when it came from one, and otherwise the last WASI call
+    /// the guest made, marked as such (see `docs/wasi.md`).
+    pub backtrace: Vec<String>,
+}
+
+/// How a guest ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// `proc_exit(code)` or `_start` returned (code 0).
+    Exited(u32),
+    /// The guest trapped.
+    Trapped(TrapInfo),
+    /// A configured limit ended the guest.
+    LimitExceeded {
+        /// Which limit.
+        which: LimitKind,
+        /// What happened, naming the limit and its value.
+        message: String,
+    },
+    /// The module could not be loaded, linked or started; the message names the module
+    /// (and for unknown imports the import's module and function).
+    LoadFailed(String),
+}
+
+/// What [`run`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    /// How the guest ended.
+    pub outcome: Outcome,
+    /// Fuel consumed.
+    pub fuel_used: u64,
+    /// Largest linear memory size reached, in bytes.
+    pub peak_memory_bytes: u64,
+}

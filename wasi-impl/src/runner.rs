@@ -1,0 +1,281 @@
+//! Loading, linking, limiting and running one guest, and turning wasmi's result into a
+//! [`RunReport`].
+//!
+//! Limits: the module size is checked before parsing; fuel uses wasmi's fuel metering (always
+//! on, so `fuel_used` is reported even without a limit; running out ends the guest); memory
+//! and table growth go through a wasmi `ResourceLimiter` that refuses growth past the limit
+//! (`memory.grow` returns -1 as the Wasm spec allows; a guest that then traps, as Rust's
+//! allocator does, is reported as `LimitExceeded`); open fds are capped by the fd table.
+
+use crate::abi::rights;
+use crate::ctx::Ctx;
+use crate::fdtable::{Entry, FdTable, Kind};
+use crate::link::{HostTrap, WASI_MODULE, add_to_linker};
+use crate::{GuestConfig, LimitKind, Outcome, RunReport, Services, TrapInfo, TrapKind};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use wasmi::{Config, Engine, Error, Linker, Module, ResourceLimiter, Store, TrapCode};
+use wasmi_core::LimiterError;
+
+/// Memory/table limiter kept in the store.
+#[derive(Debug)]
+pub struct Limiter {
+    max_memory: u64,
+    max_table: u32,
+    /// Largest memory size granted.
+    pub peak_memory: u64,
+    /// The first refused growth: which limit and a message.
+    pub denied: Option<(LimitKind, String)>,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, LimiterError> {
+        let want = desired as u64;
+        if want > self.max_memory {
+            if self.denied.is_none() {
+                self.denied = Some((
+                    LimitKind::Memory,
+                    format!(
+                        "linear memory growth from {current} to {desired} bytes refused: \
+                         limit max_memory_bytes = {}",
+                        self.max_memory
+                    ),
+                ));
+            }
+            return Ok(false);
+        }
+        self.peak_memory = self.peak_memory.max(want);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, LimiterError> {
+        if desired as u64 > u64::from(self.max_table) {
+            if self.denied.is_none() {
+                self.denied = Some((
+                    LimitKind::Table,
+                    format!(
+                        "table growth from {current} to {desired} elements refused: \
+                         limit max_table_elements = {}",
+                        self.max_table
+                    ),
+                ));
+            }
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        1
+    }
+
+    fn tables(&self) -> usize {
+        100
+    }
+
+    fn memories(&self) -> usize {
+        1
+    }
+}
+
+fn trap_kind(code: TrapCode) -> TrapKind {
+    match code {
+        TrapCode::UnreachableCodeReached => TrapKind::Unreachable,
+        TrapCode::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
+        TrapCode::TableOutOfBounds => TrapKind::TableOutOfBounds,
+        TrapCode::IndirectCallToNull => TrapKind::IndirectCallToNull,
+        TrapCode::IntegerDivisionByZero => TrapKind::IntegerDivisionByZero,
+        TrapCode::IntegerOverflow => TrapKind::IntegerOverflow,
+        TrapCode::BadConversionToInteger => TrapKind::BadConversionToInteger,
+        TrapCode::StackOverflow => TrapKind::StackOverflow,
+        TrapCode::BadSignature => TrapKind::BadSignature,
+        _ => TrapKind::Other,
+    }
+}
+
+/// Runs a WASI command module: instantiates it, calls `_start`, and reports how it ended.
+///
+/// Never panics on any module bytes or guest behaviour; the outcome says what happened.
+pub fn run(module_bytes: &[u8], config: GuestConfig, services: &mut dyn Services) -> RunReport {
+    let name = config.name.clone();
+    let limits = config.limits.clone();
+    let fail = |outcome| RunReport {
+        outcome,
+        fuel_used: 0,
+        peak_memory_bytes: 0,
+    };
+    if module_bytes.len() > limits.max_module_bytes {
+        return fail(Outcome::LimitExceeded {
+            which: LimitKind::ModuleBytes,
+            message: format!(
+                "module {name}: {} bytes exceeds limit max_module_bytes = {}",
+                module_bytes.len(),
+                limits.max_module_bytes
+            ),
+        });
+    }
+    let mut wconfig = Config::default();
+    wconfig.consume_fuel(true);
+    let engine = Engine::new(&wconfig);
+    let module = match Module::new(&engine, module_bytes) {
+        Ok(m) => m,
+        Err(e) => return fail(Outcome::LoadFailed(format!("module {name}: {e}"))),
+    };
+
+    let mut linker: Linker<Ctx<'_>> = Linker::new(&engine);
+    if let Err(e) = add_to_linker(&mut linker) {
+        return fail(Outcome::LoadFailed(format!("module {name}: linker: {e}")));
+    }
+    for imp in module.imports() {
+        let provided = imp.module() == WASI_MODULE && crate::link::FUNCTIONS.contains(&imp.name());
+        if !provided || !matches!(imp.ty(), wasmi::ExternType::Func(_)) {
+            return fail(Outcome::LoadFailed(format!(
+                "module {name}: unknown import `{}::{}`",
+                imp.module(),
+                imp.name()
+            )));
+        }
+    }
+
+    let mut fds = FdTable::new(limits.max_open_fds.max(3));
+    for k in [Kind::Stdin, Kind::Stdout, Kind::Stderr] {
+        if let Err(e) = fds.push(Entry::stdio(k)) {
+            return fail(Outcome::LoadFailed(format!("module {name}: stdio: {e}")));
+        }
+    }
+    for p in &config.preopens {
+        let strip = if p.readonly { rights::MUTATING } else { 0 };
+        let e = Entry {
+            kind: Kind::Dir {
+                fs: p.fs.clone(),
+                ino: p.dir,
+                preopen: Some(p.guest_path.clone()),
+            },
+            base: rights::DIR_BASE & !strip,
+            inheriting: rights::DIR_INHERITING & !strip,
+            flags: 0,
+            readonly: p.readonly,
+        };
+        if let Err(e) = fds.push(e) {
+            return fail(Outcome::LimitExceeded {
+                which: LimitKind::OpenFds,
+                message: format!(
+                    "module {name}: preopen {}: {e}: limit max_open_fds = {}",
+                    p.guest_path, limits.max_open_fds
+                ),
+            });
+        }
+    }
+
+    let ctx = Ctx {
+        services,
+        args: config.args.clone(),
+        env: config.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        fds,
+        limiter: Limiter {
+            max_memory: limits.max_memory_bytes,
+            max_table: limits.max_table_elements,
+            peak_memory: 0,
+            denied: None,
+        },
+        last_call: "",
+    };
+    let mut store = Store::new(&engine, ctx);
+    store.limiter(|c| &mut c.limiter);
+    let initial_fuel = limits.fuel.unwrap_or(u64::MAX);
+    if let Err(e) = store.set_fuel(initial_fuel) {
+        return fail(Outcome::LoadFailed(format!("module {name}: fuel: {e}")));
+    }
+
+    let outcome = match linker.instantiate_and_start(&mut store, &module) {
+        Err(e) => match store.data().limiter.denied.clone() {
+            Some((which, msg)) => Outcome::LimitExceeded {
+                which,
+                message: format!("module {name}: {msg}"),
+            },
+            None => classify(&e, &name, store.data(), true),
+        },
+        Ok(instance) => match instance.get_typed_func::<(), ()>(&store, "_start") {
+            Err(e) => Outcome::LoadFailed(format!("module {name}: no `_start` function: {e}")),
+            Ok(start) => match start.call(&mut store, ()) {
+                Ok(()) => Outcome::Exited(0),
+                Err(e) => classify(&e, &name, store.data(), false),
+            },
+        },
+    };
+    store.data_mut().close_all();
+    let fuel_left = store.get_fuel().unwrap_or(0);
+    let fuel_used = initial_fuel.saturating_sub(fuel_left);
+    let peak = store.data().limiter.peak_memory;
+    RunReport {
+        outcome,
+        fuel_used,
+        peak_memory_bytes: peak,
+    }
+}
+
+/// Maps a wasmi error from instantiation or `_start` to an [`Outcome`].
+fn classify(e: &Error, name: &str, ctx: &Ctx<'_>, instantiating: bool) -> Outcome {
+    if let Some(code) = e.i32_exit_status() {
+        return Outcome::Exited(code as u32);
+    }
+    if let Some(code) = e.as_trap_code() {
+        if code == TrapCode::OutOfFuel {
+            return Outcome::LimitExceeded {
+                which: LimitKind::Fuel,
+                message: format!("module {name}: all fuel consumed: limit fuel exhausted"),
+            };
+        }
+        if let Some((which, msg)) = ctx.limiter.denied.clone() {
+            return Outcome::LimitExceeded {
+                which,
+                message: format!("module {name}: {msg}; the guest then trapped: {e}"),
+            };
+        }
+        let backtrace = if ctx.last_call.is_empty() {
+            Vec::new()
+        } else {
+            vec![format!(
+                "(last WASI call: {WASI_MODULE}::{})",
+                ctx.last_call
+            )]
+        };
+        return Outcome::Trapped(TrapInfo {
+            kind: trap_kind(code),
+            message: e.to_string(),
+            backtrace,
+        });
+    }
+    if let Some(h) = e.kind().as_host()
+        && let Some(t) = h.downcast_ref::<HostTrap>()
+    {
+        {
+            return Outcome::Trapped(TrapInfo {
+                kind: TrapKind::Host,
+                message: t.0.clone(),
+                backtrace: vec![format!("{WASI_MODULE}::{} (host)", ctx.last_call)],
+            });
+        }
+    }
+    if instantiating {
+        Outcome::LoadFailed(format!("module {name}: {e}"))
+    } else {
+        Outcome::Trapped(TrapInfo {
+            kind: TrapKind::Other,
+            message: e.to_string(),
+            backtrace: Vec::new(),
+        })
+    }
+}
