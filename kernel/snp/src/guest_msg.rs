@@ -225,6 +225,8 @@ pub enum SealError {
     KeyDisabled,
     /// The AEAD implementation refused (cannot happen for <= 4000 bytes).
     Aead,
+    /// A request field is out of range (names the field).
+    BadField(&'static str),
 }
 
 impl fmt::Display for SealError {
@@ -235,6 +237,7 @@ impl fmt::Display for SealError {
             Self::BadVmpckIndex(i) => write!(f, "VMPCK index {i} is not 0..=3"),
             Self::KeyDisabled => f.write_str("VMPCK is disabled (all zero)"),
             Self::Aead => f.write_str("AES-GCM encryption failed"),
+            Self::BadField(what) => write!(f, "bad request field: {what}"),
         }
     }
 }
@@ -802,11 +805,9 @@ impl<T: GuestRequestTransport> GuestRequestSession<T> {
             // Re-publish the identical bytes for every attempt: the host may have scribbled on
             // the shared page, and the same IV must only ever carry the same plaintext.
             pages.request.copy_from_slice(&self.staging[..]);
-            let res = self.transport.guest_request(
-                pages.request,
-                pages.response,
-                certs.as_deref_mut(),
-            );
+            let res =
+                self.transport
+                    .guest_request(pages.request, pages.response, certs.as_deref_mut());
             match res {
                 Ok(()) => break,
                 Err(TransportError::Busy) => {

@@ -8,5 +8,8 @@
 
 extern crate alloc;
 
+pub mod cert_table;
 pub mod guest_msg;
+pub mod messages;
+pub mod report;
 pub mod secrets_page;
