@@ -305,6 +305,14 @@ impl PspSim {
         self.psp_seqno.get(index).copied().unwrap_or(0)
     }
 
+    /// Sets the PSP's last sequence number for VMPCK`index` (to model a key a previous boot
+    /// stage already used).
+    pub fn set_psp_seqno(&mut self, index: usize, seqno: u64) {
+        if let Some(s) = self.psp_seqno.get_mut(index) {
+            *s = seqno;
+        }
+    }
+
     /// Copies of every request page the host received, in order.
     pub fn request_log(&self) -> &[Box<[u8; PAGE]>] {
         &self.request_log
