@@ -452,11 +452,20 @@ pub fn check_response_header(
     Ok(hdr.clone())
 }
 
+/// A whole message page: header + payload area.
+#[repr(C)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+struct MsgPage {
+    hdr: MsgHeader,
+    payload: [u8; MAX_PAYLOAD],
+}
+
+const _: () = assert!(size_of::<MsgPage>() == PAGE_SIZE);
+
 fn header_of(page: &[u8; PAGE_SIZE]) -> &MsgHeader {
-    let (head, _) = page
-        .split_first_chunk::<HEADER_SIZE>()
-        .unwrap_or_else(|| unreachable!());
-    zerocopy::transmute_ref!(head)
+    // Size and alignment checked at compile time by transmute_ref!.
+    let p: &MsgPage = zerocopy::transmute_ref!(page);
+    &p.hdr
 }
 
 /// Checks the header, then decrypts the payload in place in `page` (a *private* copy of the
@@ -782,6 +791,12 @@ impl<T: GuestRequestTransport> GuestRequestSession<T> {
         out: &mut [u8],
     ) -> Result<usize, SessionError> {
         let key = self.key.as_ref().ok_or(SessionError::KeyDisabled)?;
+        if req.min_response > out.len().min(MAX_PAYLOAD) {
+            // A caller bug must not look like a bad response (which would wipe the key).
+            return Err(SessionError::Seal(SealError::BadField(
+                "response buffer smaller than the expected response",
+            )));
+        }
         let seqno = self
             .seqno
             .checked_add(1)
@@ -973,5 +988,50 @@ mod tests {
         }
         assert!(MsgType::from_u8(0).is_none());
         assert!(MsgType::from_u8(19).is_none());
+    }
+
+    struct NeverCalled;
+
+    impl GuestRequestTransport for NeverCalled {
+        fn guest_request(
+            &mut self,
+            _: &[u8; PAGE_SIZE],
+            _: &mut [u8; PAGE_SIZE],
+            _: Option<&mut [u8]>,
+        ) -> Result<(), TransportError> {
+            panic!("transport must not be called")
+        }
+    }
+
+    #[test]
+    fn small_output_buffer_is_a_caller_error_not_a_wipe() {
+        let mut s =
+            GuestRequestSession::new(NeverCalled, key(), 0, 0, SessionConfig::default()).unwrap();
+        let mut req_page = [0u8; PAGE_SIZE];
+        let mut rsp_page = [0u8; PAGE_SIZE];
+        let mut out = [0u8; 10];
+        let err = s
+            .send(
+                SharedPages {
+                    request: &mut req_page,
+                    response: &mut rsp_page,
+                },
+                &Request {
+                    msg_type: MsgType::TscInfoReq,
+                    msg_version: 1,
+                    payload: &[0; 128],
+                    min_response: 128,
+                },
+                None,
+                &mut out,
+            )
+            .unwrap_err();
+        assert!(matches!(err, SessionError::Seal(SealError::BadField(_))));
+        assert!(!err.wipes_key());
+        assert!(!s.is_disabled());
+        assert_eq!(s.last_seqno(), 0);
+        assert!(
+            GuestRequestSession::new(NeverCalled, key(), 4, 0, SessionConfig::default()).is_err()
+        );
     }
 }
