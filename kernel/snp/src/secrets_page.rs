@@ -305,6 +305,21 @@ pub fn read_vmpck(page: &[u8; SECRETS_PAGE_SIZE], index: usize) -> Result<Vmpck,
         .ok_or(SecretsPageError::BadVmpckIndex(index))
 }
 
+/// Takes VMPCK`index` for exclusive use by this stage: returns a copy of the key and the
+/// sequence number a previous stage left in the OS area (hi:lo), and wipes the key in the page so
+/// nothing that runs later can reuse it (as Oak's stage0 does).
+pub fn take_vmpck(
+    page: &mut [u8; SECRETS_PAGE_SIZE],
+    index: usize,
+) -> Result<(Vmpck, u64), SecretsPageError> {
+    let key = read_vmpck(page, index)?;
+    let raw = raw(page);
+    let lo = raw.msg_seqno_lo.get(index).map_or(0, |v| v.get());
+    let hi = raw.msg_seqno_hi.get(index).map_or(0, |v| v.get());
+    wipe_vmpck(page, index)?;
+    Ok((key, (u64::from(hi) << 32) | u64::from(lo)))
+}
+
 /// Stores the 64-bit sequence number for VMPCK`index` in the OS area (lo at 0xA0 + 4·n, hi at
 /// 0xB8 + 4·n), so a later boot stage continues where this one stopped.
 pub fn write_msg_seqno(
@@ -400,6 +415,17 @@ mod tests {
         assert!(s.vmpck(0).unwrap().is_disabled());
         assert_eq!(format!("{:?}", s.vmpck(0).unwrap()), "Vmpck(disabled)");
         assert_eq!(format!("{:?}", s.vmpck(1).unwrap()), "Vmpck(<redacted>)");
+    }
+
+    #[test]
+    fn take_copies_and_wipes() {
+        let mut p = sample_page();
+        let (k, seq) = take_vmpck(&mut p, 1).unwrap();
+        assert_eq!(k.as_bytes()[0], 0x20);
+        assert_eq!(seq, (1u64 << 32) | 7);
+        assert!(read_vmpck(&p, 1).unwrap().is_disabled());
+        assert!(!read_vmpck(&p, 0).unwrap().is_disabled());
+        assert!(take_vmpck(&mut p, 4).is_err());
     }
 
     #[test]
