@@ -2,7 +2,7 @@
 //! certificate buffer (AMD 56421 §4.1.8.2 "SNP Extended Guest Request", Table 10 "Certificate
 //! Table Entry").
 //!
-//! The buffer starts with entries of 24 bytes — GUID[16], offset u32, length u32 (offset and
+//! The buffer starts with entries of 24 bytes — `GUID[16]`, offset u32, length u32 (offset and
 //! length relative to the start of the buffer) — ended by an all-zero entry; the certificates
 //! follow. Known GUIDs (AMD 56421 Table 11; written in RFC 4122 byte order, i.e. the bytes of
 //! the textual form in order, as AMD's sev-guest tools produce with `uuid_parse`):

@@ -512,16 +512,16 @@ pub enum TransportError {
         /// Pages the certificate data needs.
         pages_needed: u64,
     },
-    /// The PSP (firmware) failed the request with this status (SW_EXITINFO2[31:0]).
+    /// The PSP (firmware) failed the request with this status (`SW_EXITINFO2[31:0]`).
     PspStatus(u32),
     /// Anything else: GHCB protocol failure, unknown VMM error, no transport. Carries the raw
     /// code for logs.
     Other(u64),
 }
 
-/// VMM error code (SW_EXITINFO2[63:32]) for INVALID_LEN.
+/// VMM error code (`SW_EXITINFO2[63:32]`) for INVALID_LEN.
 pub const VMM_ERR_INVALID_LEN: u32 = 1;
-/// VMM error code (SW_EXITINFO2[63:32]) for BUSY.
+/// VMM error code (`SW_EXITINFO2[63:32]`) for BUSY.
 pub const VMM_ERR_BUSY: u32 = 2;
 
 impl TransportError {

@@ -2,17 +2,17 @@
 //! helpers on [`GuestRequestSession`].
 //!
 //! Layouts from AMD 56860 §7 "Guest Messages":
-//! * MSG_REPORT_REQ (Table 22, 96 B): report_data[64] @0x00, vmpl u32 @0x40, key_sel [1:0] @0x44
-//!   (0 = VLEK if loaded else VCEK, 1 = VCEK, 2 = VLEK), reserved[24] @0x48.
+//! * MSG_REPORT_REQ (Table 22, 96 B): `report_data[64]` @0x00, vmpl u32 @0x40, key_sel `[1:0]` @0x44
+//!   (0 = VLEK if loaded else VCEK, 1 = VCEK, 2 = VLEK), `reserved[24]` @0x48.
 //! * MSG_REPORT_RSP (Table 25, 0x4C0 B): status u32 @0x00, report_size u32 @0x04 (= 0x4A0),
-//!   reserved[24] @0x08, report[0x4A0] @0x20.
+//!   `reserved[24]` @0x08, `report[0x4A0]` @0x20.
 //! * MSG_KEY_REQ v1 (Table 18, 32 B): key_select u32 @0x00 (bit 0 root key 0 = VCEK, 1 = VMRK;
-//!   [2:1] key_sel as above), reserved u32 @0x04, guest_field_select u64 @0x08, vmpl u32 @0x10,
+//!   `[2:1]` key_sel as above), reserved u32 @0x04, guest_field_select u64 @0x08, vmpl u32 @0x10,
 //!   guest_svn u32 @0x14, tcb_version u64 @0x18.
-//! * MSG_KEY_RSP (Table 19, 64 B): status u32 @0x00, reserved[28], derived_key[32] @0x20.
+//! * MSG_KEY_RSP (Table 19, 64 B): status u32 @0x00, `reserved[28]`, `derived_key[32]` @0x20.
 //! * MSG_TSC_INFO_REQ (128 B, all zero) / MSG_TSC_INFO_RSP (128 B): status u32 @0x00, reserved
 //!   u32, guest_tsc_scale u64 @0x08, guest_tsc_offset u64 @0x10, tsc_factor u32 @0x18,
-//!   reserved[100] @0x1C.
+//!   `reserved[100]` @0x1C.
 //!
 //! STATUS codes (Table 25/19): 0 success, 0x16 INVALID_PARAM, 0x27 INVALID_KEY. A non-zero status
 //! means the exchange itself completed: the key stays usable

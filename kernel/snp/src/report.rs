@@ -120,10 +120,10 @@ const _: () = {
 /// How the 8 TCB bytes are laid out (AMD 56860 Table 3 vs Table 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcbLayout {
-    /// Milan/Genoa (family 0x19): [0] bootloader, [1] TEE, [2..6] reserved, [6] SNP, [7] microcode.
+    /// Milan/Genoa (family 0x19): `[0]` bootloader, `[1]` TEE, `[2..6]` reserved, `[6]` SNP, `[7]` microcode.
     MilanGenoa,
-    /// Turin (family 0x1A): [0] FMC, [1] bootloader, [2] TEE, [3] SNP, [4..7] reserved,
-    /// [7] microcode.
+    /// Turin (family 0x1A): `[0]` FMC, `[1]` bootloader, `[2]` TEE, `[3]` SNP, `[4..7]` reserved,
+    /// `[7]` microcode.
     Turin,
 }
 

@@ -173,7 +173,7 @@ pub enum Misbehavior {
     BusyForever,
     /// Return BUSY this many times, then behave.
     BusyThenOk(u32),
-    /// Fail at the firmware level with this status in SW_EXITINFO2[31:0].
+    /// Fail at the firmware level with this status in `SW_EXITINFO2[31:0]`.
     PspError(u32),
     /// Answer with a valid response whose STATUS field is this value.
     PayloadStatus(u32),
@@ -189,7 +189,7 @@ pub enum SimError {
         /// Pages the certificate data needs.
         pages_needed: u64,
     },
-    /// Firmware status (SW_EXITINFO2[31:0]).
+    /// Firmware status (`SW_EXITINFO2[31:0]`).
     PspStatus(u32),
 }
 
