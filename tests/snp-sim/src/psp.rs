@@ -369,6 +369,23 @@ impl PspSim {
         Ok(())
     }
 
+    /// The PSP alone, without the host's part (no BUSY, no certificates, no replay): handles one
+    /// request page and returns the firmware status (0 = success, response page written). This
+    /// is the shape a simulated hypervisor's PSP backend needs; message-level misbehaviours
+    /// (bad tag, wrong type, ...) still apply.
+    pub fn psp_handle(&mut self, request: &[u8; PAGE], response: &mut [u8; PAGE]) -> u32 {
+        self.request_log.push(Box::new(*request));
+        match self.process(request) {
+            Ok(resp) => {
+                response.copy_from_slice(&resp[..]);
+                self.last_response = Some(resp);
+                STATUS_SUCCESS
+            }
+            Err(SimError::PspStatus(s)) => s,
+            Err(_) => STATUS_INVALID_PARAM,
+        }
+    }
+
     /// The PSP proper: validate, decrypt, dispatch, encrypt.
     fn process(&mut self, req: &[u8; PAGE]) -> Result<Box<[u8; PAGE]>, SimError> {
         let bad = Err(SimError::PspStatus(STATUS_INVALID_PARAM));
@@ -759,6 +776,18 @@ mod tests {
         assert!(sim.guest_request(&page, &mut resp, None).is_err());
         let m = open(&[1; 32], &resp);
         assert_eq!(get_u64(&m, 8), LaunchState::default().tsc_scale);
+    }
+
+    #[test]
+    fn psp_handle_returns_firmware_status() {
+        let mut sim = PspSim::new(keys(), LaunchState::default(), b"t");
+        let mut resp = [0u8; PAGE];
+        let page = seal(&[2; 32], 1, MSG_TSC_INFO_REQ, 1, &[0; 0x80]);
+        assert_eq!(sim.psp_handle(&page, &mut resp), STATUS_SUCCESS);
+        assert_eq!(get_u64(&resp, 0x20), 2);
+        assert_eq!(resp[0x3C], 1);
+        assert_eq!(sim.psp_handle(&page, &mut resp), STATUS_INVALID_PARAM);
+        assert_eq!(sim.psp_seqno(1), 2);
     }
 
     #[test]
