@@ -40,7 +40,6 @@
 //!   a malformed decrypted payload): wipe the VMPCK and refuse every later request.
 
 use alloc::boxed::Box;
-use alloc::vec;
 use core::fmt;
 use core::mem::offset_of;
 use core::ops::Range;
@@ -704,11 +703,7 @@ impl<T: GuestRequestTransport> fmt::Debug for GuestRequestSession<T> {
 }
 
 fn boxed_page() -> Box<[u8; PAGE_SIZE]> {
-    let v = vec![0u8; PAGE_SIZE].into_boxed_slice();
-    match v.try_into() {
-        Ok(b) => b,
-        Err(_) => unreachable!("vec of PAGE_SIZE converts to a page"),
-    }
+    Box::new([0u8; PAGE_SIZE])
 }
 
 impl<T: GuestRequestTransport> GuestRequestSession<T> {

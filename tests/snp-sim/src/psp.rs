@@ -584,10 +584,11 @@ impl PspSim {
         } else {
             &self.vmrk_root
         };
-        let mut mac = <Hmac<Sha384> as KeyInit>::new_from_slice(root).unwrap_or_else(|_| {
-            // HMAC accepts any key length.
-            unreachable!()
-        });
+        // HMAC zero-pads a key shorter than the 128-byte SHA-384 block, so padding it here gives
+        // the same MAC as keying with the 48-byte root directly, without a fallible constructor.
+        let mut block = [0u8; 128];
+        block[..48].copy_from_slice(root);
+        let mut mac = <Hmac<Sha384> as KeyInit>::new((&block).into());
         mac.update(b"snp-sim derived key v1");
         mac.update(&key_select.to_le_bytes());
         mac.update(&vmpl.to_le_bytes());
