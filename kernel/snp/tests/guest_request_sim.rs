@@ -562,3 +562,32 @@ fn aes_gcm_known_answer() {
         "01016000050160000000000000000000"
     );
 }
+
+#[test]
+fn turin_report_uses_turin_tcb_layout() {
+    let launch = LaunchState {
+        cpuid: (0x1A, 0x02, 0x00),
+        // Turin layout: fmc 1, bootloader 2, tee 3, snp 4, microcode 0x44.
+        reported_tcb: u64::from_le_bytes([1, 2, 3, 4, 0, 0, 0, 0x44]),
+        current_tcb: u64::from_le_bytes([1, 2, 3, 4, 0, 0, 0, 0x44]),
+        committed_tcb: u64::from_le_bytes([1, 2, 3, 4, 0, 0, 0, 0x44]),
+        launch_tcb: u64::from_le_bytes([1, 2, 3, 4, 0, 0, 0, 0x44]),
+        ..LaunchState::default()
+    };
+    let mut s = session_with(PspSim::new(KEYS, launch, b"turin"), 0);
+    let mut pages = Pages::new();
+    let raw = s
+        .get_report(pages.shared(), &ReportRequest::new([0x77; 64]))
+        .unwrap();
+    let r = AttestationReport::parse(&raw[..]).unwrap();
+    assert_eq!(r.tcb_layout, TcbLayout::Turin);
+    let c = r.cpuid.unwrap();
+    assert_eq!((c.family, c.model, c.stepping), (0x1A, 0x02, 0x00));
+    let t = r.reported_tcb;
+    assert_eq!(
+        (t.fmc, t.bootloader, t.tee, t.snp, t.microcode),
+        (Some(1), 2, 3, 4, 0x44)
+    );
+    assert!(r.warnings().is_empty(), "{:?}", r.warnings());
+    verify(&s.transport().0, &r);
+}
