@@ -1,6 +1,7 @@
 //! snp-sim: host-side simulators of the SEV-SNP platform, written from the specifications
 //! (AMD 56421 GHCB spec, AMD 56860 SNP firmware ABI) independently of Elastic's guest code,
-//! so that Elastic's GHCB/#VC/guest-message logic can be tested without SNP hardware.
+//! so that Elastic's GHCB/#VC/guest-message logic can be tested without SNP hardware:
+//! [`hypervisor`] answers the MSR protocol and GHCB exits, [`psp`] answers guest requests.
 //! This crate does not depend on elastic-snp; its tests use elastic-snp as a dev-dependency.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
@@ -8,3 +9,4 @@
 extern crate alloc;
 
 pub mod hypervisor;
+pub mod psp;
