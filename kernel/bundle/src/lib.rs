@@ -294,6 +294,19 @@ impl<'a> Bundle<'a> {
         })
     }
 
+    /// Like [`parse`](Self::parse), but first requires the header's digest to equal
+    /// `expected` (the digest pinned in the measured firmware image for an out-of-image
+    /// bundle). A bundle that is not the pinned one is refused with
+    /// [`BundleError::UnexpectedDigest`] after reading only the header; the pinned digest
+    /// is then verified against the contents by `parse` before anything else is read.
+    pub fn parse_pinned(bytes: &'a [u8], expected: &[u8; DIGEST_LEN]) -> Result<Self, BundleError> {
+        let header = Header::read(bytes)?;
+        if header.digest != *expected {
+            return Err(BundleError::UnexpectedDigest);
+        }
+        Self::parse(bytes)
+    }
+
     /// The SHA-384 bundle digest (verified), the value the firmware image pins.
     pub fn digest(&self) -> [u8; DIGEST_LEN] {
         self.header.digest
