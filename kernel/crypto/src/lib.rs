@@ -108,6 +108,8 @@ pub enum Error {
     },
     /// The entropy source failed.
     Entropy(EntropyError),
+    /// The built-in known-answer test ([`CtrDrbg::self_test`]) gave a wrong answer.
+    SelfTestFailed,
 }
 
 impl fmt::Display for Error {
@@ -139,6 +141,7 @@ impl fmt::Display for Error {
                 "reseed interval {interval} is not in 1..={MAX_RESEED_INTERVAL}"
             ),
             Self::Entropy(e) => fmt::Display::fmt(e, f),
+            Self::SelfTestFailed => f.write_str("CTR_DRBG known-answer self-test failed"),
         }
     }
 }
