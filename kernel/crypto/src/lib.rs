@@ -16,7 +16,12 @@
 #![forbid(unsafe_code)]
 
 mod drbg;
+#[cfg(feature = "getrandom")]
+mod os_entropy;
 mod secure_random;
+
+#[cfg(feature = "getrandom")]
+pub use os_entropy::OsEntropy;
 
 pub use drbg::{
     CtrDrbg, DEFAULT_RESEED_INTERVAL, MAX_BYTES_PER_REQUEST, MAX_INPUT_LEN, MAX_RESEED_INTERVAL,
