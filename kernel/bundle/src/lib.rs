@@ -23,7 +23,7 @@
 //! offset, length and count is checked; hostile input yields a [`BundleError`], never a
 //! panic. The digest the firmware pins is [`Bundle::digest`].
 //!
-//! The `std` feature adds [`BundleBuilder`], used by the host tool.
+//! The `std` feature adds `BundleBuilder`, used by the host tool.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
 
