@@ -2,10 +2,13 @@
 # Builds (if needed) and boots an Elastic firmware image in QEMU, and exits with the kernel's
 # exit code.
 #
-#   scripts/run-qemu.sh [--image FILE] [--selftest NAME] [--qemu QEMU-ARGS...]
+#   scripts/run-qemu.sh [--image FILE] [--selftest NAME] [--export DIR] [--qemu QEMU-ARGS...]
 #   scripts/run-qemu.sh --probe-kvm     prints "kvm" or "tcg": the accelerator it would use
 #
 # With no --image it builds and boots the default image (target/elastic-kernel.bin).
+# An image whose bundle is too large to embed comes with IMAGE.bundle, passed to QEMU as the
+# fw_cfg file opt/elastic/bundle. --export DIR unpacks the files the guests export (a tar on the
+# second serial port, see docs/image.md) into DIR.
 # Environment:
 #   ELASTIC_ACCEL=kvm|tcg   accelerator (default: KVM when it can run Elastic here, else TCG)
 #   ELASTIC_MACHINE=q35|microvm|pc   machine type (default q35; microvm starts fastest)
@@ -21,6 +24,7 @@ qemu=${ELASTIC_QEMU:-qemu-system-x86_64}
 image=""
 selftest=""
 probe_only=""
+export_dir=""
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -28,6 +32,7 @@ while [ $# -gt 0 ]; do
     --selftest) selftest="$2"; shift 2 ;;
     --qemu) shift; extra+=("$@"); break ;;
     --probe-kvm) probe_only=1; shift ;;
+    --export) export_dir="$2"; shift 2 ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run-qemu.sh: unknown argument '$1' (see --help)" >&2; exit 126 ;;
   esac
@@ -118,11 +123,27 @@ args=(
 if [ -n "$selftest" ]; then
   args+=(-fw_cfg "name=opt/elastic/selftest,string=$selftest")
 fi
+if [ -f "$image.bundle" ]; then
+  args+=(-fw_cfg "name=opt/elastic/bundle,file=$image.bundle")
+fi
+export_raw=""
+if [ -n "$export_dir" ]; then
+  export_raw=$(mktemp)
+  args+=(-serial "file:$export_raw")
+fi
 
 "$qemu" "${args[@]}" "${extra[@]}"
 status=$?
+
+if [ -n "$export_raw" ]; then
+  python3 "$root/scripts/unpack-export.py" "$export_raw" "$export_dir" || status=253
+  rm -f "$export_raw"
+fi
 # isa-debug-exit: QEMU exits with (value << 1) | 1 and the kernel writes code + 1.
-if [ $status -eq 0 ]; then
+if [ $status -eq 253 ]; then
+  echo "run-qemu.sh: the export could not be unpacked" >&2
+  exit 126
+elif [ $status -eq 0 ]; then
   echo "run-qemu.sh: the machine reset without reporting an exit code (triple fault?)" >&2
   exit 125
 elif [ $status -ge 3 ] && [ $((status % 2)) -eq 1 ]; then

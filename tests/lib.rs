@@ -17,12 +17,38 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// Which kernel image to boot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Image {
     /// The production kernel.
     Plain,
     /// The kernel with the `selftest` feature.
     SelfTest,
+    /// An assembled image file (with `FILE.bundle` beside it when the bundle is external).
+    File(PathBuf),
+}
+
+/// Assembles an image from the production kernel and a bundle built from `manifest` and
+/// `files`, the way `elastic build` does, into target/test-scratch/NAME/image.bin.
+pub fn bundle_image(
+    name: &str,
+    manifest: elastic_bundle::Manifest,
+    files: Vec<(&str, Vec<u8>)>,
+) -> PathBuf {
+    let mut builder = elastic_bundle::BundleBuilder::new(manifest);
+    for (path, data) in files {
+        builder = builder.add_file(path, data);
+    }
+    let bundle = builder.build().expect("bundle builds");
+    let digest = elastic_bundle::compute_digest(&bundle);
+    let kernel = std::fs::read(image(Image::Plain)).expect("read kernel");
+    let assembled = elastic_core::image::assemble(&kernel, &bundle, digest).expect("assemble");
+    let dir = scratch_dir(name);
+    let path = dir.join("image.bin");
+    std::fs::write(&path, &assembled.image).expect("write image");
+    if let Some(external) = assembled.external_bundle {
+        std::fs::write(dir.join("image.bin.bundle"), external).expect("write bundle");
+    }
+    path
 }
 
 static BUILD_LOCK: Mutex<()> = Mutex::new(());
@@ -30,7 +56,12 @@ static BUILT: [OnceLock<PathBuf>; 2] = [OnceLock::new(), OnceLock::new()];
 
 /// Builds (once per test process) and returns the image file.
 pub fn image(kind: Image) -> PathBuf {
-    let slot = &BUILT[kind as usize];
+    let index = match &kind {
+        Image::Plain => 0,
+        Image::SelfTest => 1,
+        Image::File(path) => return path.clone(),
+    };
+    let slot = &BUILT[index];
     slot.get_or_init(|| {
         let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut cmd = Command::new(repo_root().join("scripts/build-kernel.sh"));
@@ -42,6 +73,7 @@ pub fn image(kind: Image) -> PathBuf {
         repo_root().join(match kind {
             Image::Plain => "target/elastic-kernel.bin",
             Image::SelfTest => "target/elastic-selftest.bin",
+            Image::File(_) => unreachable!("handled above"),
         })
     })
     .clone()
@@ -79,6 +111,8 @@ pub struct Boot {
     pub qemu_args: Vec<String>,
     /// Kill QEMU after this long.
     pub timeout: Duration,
+    /// Unpack the guests' exports into this directory.
+    pub export: Option<PathBuf>,
 }
 
 impl Boot {
@@ -92,6 +126,7 @@ impl Boot {
             selftest: None,
             qemu_args: Vec::new(),
             timeout: Duration::from_secs(120),
+            export: None,
         }
     }
 
@@ -104,11 +139,14 @@ impl Boot {
 
     /// Runs QEMU to completion.
     pub fn run(&self) -> Outcome {
-        let image = image(self.image);
+        let image = image(self.image.clone());
         let mut cmd = Command::new(repo_root().join("scripts/run-qemu.sh"));
         cmd.arg("--image").arg(&image);
         if let Some(s) = &self.selftest {
             cmd.arg("--selftest").arg(s);
+        }
+        if let Some(dir) = &self.export {
+            cmd.arg("--export").arg(dir);
         }
         if !self.qemu_args.is_empty() {
             cmd.arg("--qemu").args(&self.qemu_args);
@@ -172,6 +210,22 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The serial lines that are not kernel log lines (`[LEVEL module] ...`, `elastic: ...`):
+    /// what the guests wrote.
+    pub fn guest_output(&self) -> String {
+        let mut out = String::new();
+        for (_, l) in &self.lines {
+            let log = (l.starts_with('[')
+                && (l.contains("INFO ") || l.contains("WARN ") || l.contains("ERROR")))
+                || l.starts_with("elastic: ");
+            if !log {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     /// The serial output as one string.
     pub fn serial(&self) -> String {
         self.lines

@@ -15,8 +15,8 @@ use crate::{clock, platform::cpu};
 use alloc::vec::Vec;
 use elastic_core::exit::ExitReason;
 use elastic_core::fw_cfg::FwCfg;
-use elastic_core::memory_map::{E820_ENTRY_SIZE, MAX_REGIONS, MemoryMap, Range};
 use elastic_core::image::{self, Descriptor};
+use elastic_core::memory_map::{E820_ENTRY_SIZE, MAX_REGIONS, MemoryMap, Range};
 use elastic_core::paging::{self, KernelLayout};
 use log::{error, info, warn};
 

@@ -22,7 +22,9 @@ impl HardwareEntropy {
         for _ in 0..1000 {
             if let Some(v) = cpu::rdseed().or_else(cpu::rdrand) {
                 if self.last == Some(v) {
-                    return Err(EntropyError::new("hardware generator repeated a 64-bit output"));
+                    return Err(EntropyError::new(
+                        "hardware generator repeated a 64-bit output",
+                    ));
                 }
                 self.last = Some(v);
                 return Ok(v);

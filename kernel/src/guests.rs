@@ -91,7 +91,8 @@ fn read_external(len: u64) -> Result<Vec<u8>, &'static str> {
     }
     let len = usize::try_from(len).map_err(|_| "bundle too large")?;
     let mut buf = Vec::new();
-    buf.try_reserve_exact(len).map_err(|_| "not enough memory for the bundle")?;
+    buf.try_reserve_exact(len)
+        .map_err(|_| "not enough memory for the bundle")?;
     buf.resize(len, 0);
     if fw.has_dma() {
         fw_port::dma_read(file.select, &mut buf).map_err(|_| "fw_cfg DMA error")?;
@@ -116,10 +117,9 @@ pub fn run(descriptor: Option<Descriptor>) -> ! {
     let external;
     let bytes: &[u8] = match descriptor.location {
         Location::Embedded { .. } => {
-            let range = descriptor.embedded_range().unwrap_or(elastic_core::memory_map::Range {
-                start: 0,
-                end: 0,
-            });
+            let range = descriptor
+                .embedded_range()
+                .unwrap_or(elastic_core::memory_map::Range { start: 0, end: 0 });
             match rom::slice(range) {
                 Some(b) => b,
                 None => refuse(format_args!("embedded bundle outside the image")),
@@ -174,7 +174,10 @@ pub fn run(descriptor: Option<Descriptor>) -> ! {
         };
         let first_instruction = cpu::rdtsc();
         if summaries.is_empty() {
-            info!("first guest starts {} us after reset", clock::ns_at(first_instruction) / 1000);
+            info!(
+                "first guest starts {} us after reset",
+                clock::ns_at(first_instruction) / 1000
+            );
         }
         let start = clock::monotonic_ns();
         let mut services = KernelServices {
@@ -185,8 +188,11 @@ pub fn run(descriptor: Option<Descriptor>) -> ! {
             rng: &mut rng,
         };
         let report = wasi_impl::run(prepared.wasm, prepared.config, &mut services);
-        let summary =
-            Summary { name: guest.name.clone(), report, elapsed_ns: clock::monotonic_ns() - start };
+        let summary = Summary {
+            name: guest.name.clone(),
+            report,
+            elapsed_ns: clock::monotonic_ns() - start,
+        };
         info!("{}", summary.line());
         summaries.push(summary);
     }

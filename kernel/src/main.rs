@@ -11,7 +11,9 @@ extern crate alloc;
 
 mod boot;
 mod clock;
+#[cfg(not(feature = "selftest"))]
 mod entropy;
+#[cfg(not(feature = "selftest"))]
 mod guests;
 mod logger;
 #[allow(unsafe_code)]

@@ -87,7 +87,10 @@ impl fmt::Display for DescriptorError {
                 "bundle descriptor: embedded bundle at {gpa:#x} ({len} bytes) is not a 4 KiB-aligned range inside the image"
             ),
             Self::ExternalWithAddress(gpa) => {
-                write!(f, "bundle descriptor: external bundle with address {gpa:#x}")
+                write!(
+                    f,
+                    "bundle descriptor: external bundle with address {gpa:#x}"
+                )
             }
             Self::ReservedNotZero => write!(f, "bundle descriptor: reserved bytes are not zero"),
         }
@@ -132,7 +135,7 @@ impl Descriptor {
             1 => {
                 let end = gpa.checked_add(len);
                 let inside = gpa >= FOUR_GIB - MAX_IMAGE_SIZE
-                    && gpa % 4096 == 0
+                    && gpa.is_multiple_of(4096)
                     && end.is_some_and(|e| e <= KERNEL_BASE);
                 if !inside {
                     return Err(DescriptorError::BadPlacement { gpa, len });
@@ -143,7 +146,11 @@ impl Descriptor {
             2 => Location::External,
             other => return Err(DescriptorError::BadMode(other)),
         };
-        Ok(Some(Self { location, len, digest }))
+        Ok(Some(Self {
+            location,
+            len,
+            digest,
+        }))
     }
 
     /// Encodes the descriptor.
@@ -165,7 +172,10 @@ impl Descriptor {
     /// The physical range of an embedded bundle.
     pub fn embedded_range(&self) -> Option<Range> {
         match self.location {
-            Location::Embedded { gpa } => Some(Range { start: gpa, end: gpa + self.len }),
+            Location::Embedded { gpa } => Some(Range {
+                start: gpa,
+                end: gpa + self.len,
+            }),
             Location::External => None,
         }
     }
@@ -177,13 +187,115 @@ pub fn firmware_range(descriptor: Option<&Descriptor>) -> Range {
         .and_then(Descriptor::embedded_range)
         .map(|r| r.start / IMAGE_ALIGN * IMAGE_ALIGN)
         .unwrap_or(KERNEL_BASE);
-    Range { start, end: FOUR_GIB }
+    Range {
+        start,
+        end: FOUR_GIB,
+    }
 }
 
 /// Size of an image that embeds a bundle of `bundle_len` bytes, if it fits the 16 MiB limit.
 pub fn embedded_image_size(bundle_len: u64) -> Option<u64> {
-    let size = bundle_len.checked_next_multiple_of(IMAGE_ALIGN)?.checked_add(KERNEL_SIZE)?;
+    let size = bundle_len
+        .checked_next_multiple_of(IMAGE_ALIGN)?
+        .checked_add(KERNEL_SIZE)?;
     (size <= MAX_IMAGE_SIZE).then_some(size)
+}
+
+/// Why an image could not be assembled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssembleError {
+    /// The kernel template is not exactly [`KERNEL_SIZE`] bytes.
+    KernelSize(usize),
+    /// The template's descriptor slot is not all zeros (it already carries a bundle).
+    TemplateHasBundle,
+    /// The bundle is empty.
+    EmptyBundle,
+}
+
+impl fmt::Display for AssembleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::KernelSize(n) => {
+                write!(
+                    f,
+                    "kernel template is {n} bytes, expected {KERNEL_SIZE} (build it with scripts/build-kernel.sh)"
+                )
+            }
+            Self::TemplateHasBundle => {
+                write!(f, "kernel template already carries a bundle descriptor")
+            }
+            Self::EmptyBundle => write!(f, "the bundle is empty"),
+        }
+    }
+}
+
+/// An assembled image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assembled {
+    /// The `-bios` image.
+    pub image: alloc::vec::Vec<u8>,
+    /// The bundle to pass as fw_cfg `opt/elastic/bundle` when it is too large to embed.
+    pub external_bundle: Option<alloc::vec::Vec<u8>>,
+    /// The descriptor written into the image.
+    pub descriptor: Descriptor,
+}
+
+/// Offset of the descriptor inside a kernel template or image of `len` bytes.
+pub fn descriptor_offset(len: usize) -> usize {
+    len - 0x1000 + DESCRIPTOR_OFFSET_IN_LAST_PAGE as usize
+}
+
+/// Combines the kernel template with a bundle whose SHA-384 digest is `digest`: embedded
+/// when the image stays within [`MAX_IMAGE_SIZE`], external otherwise.
+pub fn assemble(
+    kernel: &[u8],
+    bundle: &[u8],
+    digest: [u8; 48],
+) -> Result<Assembled, AssembleError> {
+    if kernel.len() as u64 != KERNEL_SIZE {
+        return Err(AssembleError::KernelSize(kernel.len()));
+    }
+    let slot = descriptor_offset(kernel.len());
+    if kernel[slot..slot + DESCRIPTOR_LEN].iter().any(|&b| b != 0) {
+        return Err(AssembleError::TemplateHasBundle);
+    }
+    if bundle.is_empty() {
+        return Err(AssembleError::EmptyBundle);
+    }
+    let len = bundle.len() as u64;
+    let (mut image, external_bundle, location) = match embedded_image_size(len) {
+        Some(size) => {
+            // The bundle area; the kernel is appended below.
+            let mut image = alloc::vec![0u8; (size - KERNEL_SIZE) as usize];
+            image[..bundle.len()].copy_from_slice(bundle);
+            (
+                image,
+                None,
+                Location::Embedded {
+                    gpa: FOUR_GIB - size,
+                },
+            )
+        }
+        None => (
+            alloc::vec::Vec::new(),
+            Some(bundle.to_vec()),
+            Location::External,
+        ),
+    };
+    let kernel_at = image.len();
+    image.extend_from_slice(kernel);
+    let descriptor = Descriptor {
+        location,
+        len,
+        digest,
+    };
+    let at = kernel_at + slot;
+    image[at..at + DESCRIPTOR_LEN].copy_from_slice(&descriptor.encode());
+    Ok(Assembled {
+        image,
+        external_bundle,
+        descriptor,
+    })
 }
 
 #[cfg(test)]
@@ -192,16 +304,26 @@ mod tests {
 
     fn embedded(len: u64) -> Descriptor {
         let size = embedded_image_size(len).unwrap();
-        Descriptor { location: Location::Embedded { gpa: FOUR_GIB - size }, len, digest: [7; 48] }
+        Descriptor {
+            location: Location::Embedded {
+                gpa: FOUR_GIB - size,
+            },
+            len,
+            digest: [7; 48],
+        }
     }
 
     #[test]
     fn round_trip() {
-        for d in [embedded(1), embedded(12 << 20), Descriptor {
-            location: Location::External,
-            len: 100 << 20,
-            digest: [1; 48],
-        }] {
+        for d in [
+            embedded(1),
+            embedded(12 << 20),
+            Descriptor {
+                location: Location::External,
+                len: 100 << 20,
+                digest: [1; 48],
+            },
+        ] {
             assert_eq!(Descriptor::parse(&d.encode()), Ok(Some(d)));
         }
         assert_eq!(Descriptor::parse(&[0; 128]), Ok(None));
@@ -214,8 +336,52 @@ mod tests {
         assert_eq!(embedded_image_size((12 << 20) + 1), None);
         assert_eq!(embedded_image_size(u64::MAX), None);
         let d = embedded(100_000);
-        assert_eq!(firmware_range(Some(&d)).start, FOUR_GIB - KERNEL_SIZE - 2 * IMAGE_ALIGN);
+        assert_eq!(
+            firmware_range(Some(&d)).start,
+            FOUR_GIB - KERNEL_SIZE - 2 * IMAGE_ALIGN
+        );
         assert_eq!(firmware_range(None).start, KERNEL_BASE);
+    }
+
+    #[test]
+    fn assembly_places_bundle_and_descriptor() {
+        let mut kernel = alloc::vec![0x90u8; KERNEL_SIZE as usize];
+        let slot = descriptor_offset(kernel.len());
+        kernel[slot..slot + DESCRIPTOR_LEN].fill(0);
+        let bundle = alloc::vec![5u8; 100_000];
+        let a = assemble(&kernel, &bundle, [9; 48]).unwrap();
+        assert_eq!(a.image.len() as u64 % IMAGE_ALIGN, 0);
+        assert_eq!(a.image.len() as u64, KERNEL_SIZE + 2 * IMAGE_ALIGN);
+        let slot = descriptor_offset(a.image.len());
+        let mut raw = [0u8; DESCRIPTOR_LEN];
+        raw.copy_from_slice(&a.image[slot..slot + DESCRIPTOR_LEN]);
+        let d = Descriptor::parse(&raw).unwrap().unwrap();
+        let range = d.embedded_range().unwrap();
+        let offset = (range.start - (FOUR_GIB - a.image.len() as u64)) as usize;
+        assert_eq!(&a.image[offset..offset + bundle.len()], &bundle[..]);
+        assert!(a.external_bundle.is_none());
+        // Too large to embed: the kernel alone, descriptor in external mode.
+        let big = alloc::vec![1u8; (12 << 20) + 1];
+        let a = assemble(&kernel, &big, [9; 48]).unwrap();
+        assert_eq!(a.image.len() as u64, KERNEL_SIZE);
+        assert_eq!(a.descriptor.location, Location::External);
+        assert_eq!(a.external_bundle.as_deref(), Some(&big[..]));
+        // Bad templates.
+        assert_eq!(
+            assemble(&kernel[1..], &bundle, [0; 48]),
+            Err(AssembleError::KernelSize(KERNEL_SIZE as usize - 1))
+        );
+        let mut used = kernel.clone();
+        let slot = descriptor_offset(used.len());
+        used[slot] = 1;
+        assert_eq!(
+            assemble(&used, &bundle, [0; 48]),
+            Err(AssembleError::TemplateHasBundle)
+        );
+        assert_eq!(
+            assemble(&kernel, &[], [0; 48]),
+            Err(AssembleError::EmptyBundle)
+        );
     }
 
     #[test]
@@ -242,14 +408,26 @@ mod tests {
             (KERNEL_BASE - 4096, 8192),                  // runs into the kernel
             (FOUR_GIB - 4096, u64::MAX),                 // overflows
         ] {
-            let d = Descriptor { location: Location::Embedded { gpa }, len, digest: [0; 48] };
+            let d = Descriptor {
+                location: Location::Embedded { gpa },
+                len,
+                digest: [0; 48],
+            };
             assert_eq!(
                 Descriptor::parse(&d.encode()),
                 Err(DescriptorError::BadPlacement { gpa, len })
             );
         }
-        let mut b = Descriptor { location: Location::External, len: 1, digest: [0; 48] }.encode();
+        let mut b = Descriptor {
+            location: Location::External,
+            len: 1,
+            digest: [0; 48],
+        }
+        .encode();
         b[0x18] = 1;
-        assert_eq!(Descriptor::parse(&b), Err(DescriptorError::ExternalWithAddress(1)));
+        assert_eq!(
+            Descriptor::parse(&b),
+            Err(DescriptorError::ExternalWithAddress(1))
+        );
     }
 }

@@ -36,7 +36,10 @@ impl core::fmt::Display for LaunchError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::Ramfs { guest, path, errno } => {
-                write!(f, "guest {guest}: cannot create {path} in its ramfs: {errno:?}")
+                write!(
+                    f,
+                    "guest {guest}: cannot create {path} in its ramfs: {errno:?}"
+                )
             }
             Self::MissingModule(g) => write!(f, "guest {g}: module missing from the bundle"),
         }
@@ -74,7 +77,11 @@ impl Filesystems {
             }
             new_fs(&limits, wall_clock)
         });
-        Self { shared, per_guest: Vec::new(), wall_clock }
+        Self {
+            shared,
+            per_guest: Vec::new(),
+            wall_clock,
+        }
     }
 
     /// The filesystem of `guest` (created on first use).
@@ -95,7 +102,10 @@ impl Filesystems {
         if let Some(fs) = &self.shared {
             return Some(fs.clone());
         }
-        self.per_guest.iter().find(|(n, _)| n == name).map(|(_, fs)| fs.clone())
+        self.per_guest
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, fs)| fs.clone())
     }
 }
 
@@ -138,13 +148,16 @@ pub fn prepare<'b>(
             let dir = if dir_path.is_empty() {
                 root
             } else {
-                fsm.create_dir_all(root, dir_path).map_err(|e| err(dir_path, e))?
+                fsm.create_dir_all(root, dir_path)
+                    .map_err(|e| err(dir_path, e))?
             };
             for file in bundle.files_under(&p.bundle_dir) {
                 if let Some((parent, _)) = file.relative.rsplit_once('/') {
-                    fsm.create_dir_all(dir, parent).map_err(|e| err(file.relative, e))?;
+                    fsm.create_dir_all(dir, parent)
+                        .map_err(|e| err(file.relative, e))?;
                 }
-                fsm.write_file(dir, file.relative, file.data).map_err(|e| err(file.relative, e))?;
+                fsm.write_file(dir, file.relative, file.data)
+                    .map_err(|e| err(file.relative, e))?;
             }
             dir
         };
@@ -155,7 +168,9 @@ pub fn prepare<'b>(
             readonly: p.readonly,
         });
     }
-    let wasm = bundle.wasm(guest).ok_or_else(|| LaunchError::MissingModule(guest.name.clone()))?;
+    let wasm = bundle
+        .wasm(guest)
+        .ok_or_else(|| LaunchError::MissingModule(guest.name.clone()))?;
     let mut args = Vec::with_capacity(guest.args.len() + 1);
     args.push(guest.name.clone());
     args.extend(guest.args.iter().cloned());
@@ -171,7 +186,12 @@ pub fn prepare<'b>(
             ..Limits::default()
         },
     };
-    Ok(Prepared { config, wasm, stdin: bundle.stdin(guest), output: guest.output })
+    Ok(Prepared {
+        config,
+        wasm,
+        stdin: bundle.stdin(guest),
+        output: guest.output,
+    })
 }
 
 /// How one guest went.
@@ -222,13 +242,11 @@ impl Summary {
         };
         let ms = self.elapsed_ns / 1_000_000;
         let us = self.elapsed_ns / 1000 % 1000;
-        let mem = self.report.peak_memory_bytes;
         format!(
-            "guest {}: {how}, {ms}.{us:03} ms, fuel {}, peak memory {}.{} MiB",
+            "guest {}: {how}, {ms}.{us:03} ms, fuel {}, peak memory {} KiB",
             self.name,
             self.report.fuel_used,
-            mem >> 20,
-            (mem & 0xF_FFFF) * 10 >> 20
+            self.report.peak_memory_bytes / 1024
         )
     }
 }
@@ -250,13 +268,20 @@ pub fn export_archive(bundle: &Bundle<'_>, filesystems: &Filesystems) -> (Vec<u8
     let mut problems = Vec::new();
     for export in bundle.exports() {
         let Some(fs) = filesystems.by_name(&export.guest) else {
-            problems.push(format!("export {}: guest {} did not run", export.path, export.guest));
+            problems.push(format!(
+                "export {}: guest {} did not run",
+                export.path, export.guest
+            ));
             continue;
         };
         let fs = fs.borrow();
         let path = fs_path(&export.path);
         let root = fs.root();
-        let ino = if path.is_empty() { Ok(root) } else { fs.lookup(root, path, true) };
+        let ino = if path.is_empty() {
+            Ok(root)
+        } else {
+            fs.lookup(root, path, true)
+        };
         let ino = match ino {
             Ok(ino) => ino,
             Err(e) => {
@@ -264,7 +289,11 @@ pub fn export_archive(bundle: &Bundle<'_>, filesystems: &Filesystems) -> (Vec<u8
                 continue;
             }
         };
-        let prefix = if path.is_empty() { String::new() } else { format!("{path}/") };
+        let prefix = if path.is_empty() {
+            String::new()
+        } else {
+            format!("{path}/")
+        };
         match fs.walk(ino) {
             Ok(entries) => {
                 if !path.is_empty() {

@@ -33,10 +33,13 @@ fn split(path: &str) -> Option<(&str, &str)> {
     }
     // The prefix must end at a '/', be at most 155 bytes, and leave a name of at most 100.
     let bytes = path.as_bytes();
-    (0..bytes.len().min(156)).rev().filter(|&i| bytes[i] == b'/').find_map(|i| {
-        let (prefix, name) = (&path[..i], &path[i + 1..]);
-        (name.len() <= 100 && !name.is_empty()).then_some((prefix, name))
-    })
+    (0..bytes.len().min(156))
+        .rev()
+        .filter(|&i| bytes[i] == b'/')
+        .find_map(|i| {
+            let (prefix, name) = (&path[..i], &path[i + 1..]);
+            (name.len() <= 100 && !name.is_empty()).then_some((prefix, name))
+        })
 }
 
 impl TarWriter {
@@ -134,13 +137,19 @@ mod tests {
             let kind = e.header().entry_type();
             let mut data = std::vec::Vec::new();
             e.read_to_end(&mut data).unwrap();
-            let link = e.link_name().unwrap().map(|l| l.to_string_lossy().into_owned());
+            let link = e
+                .link_name()
+                .unwrap()
+                .map(|l| l.to_string_lossy().into_owned());
             seen.push((path, kind, data, link));
         }
         assert_eq!(seen.len(), 4);
         assert_eq!(seen[0].0, "out/");
         assert!(seen[0].1.is_dir());
-        assert_eq!((seen[1].0.as_str(), seen[1].2.as_slice()), ("out/a.txt", &b"hello"[..]));
+        assert_eq!(
+            (seen[1].0.as_str(), seen[1].2.as_slice()),
+            ("out/a.txt", &b"hello"[..])
+        );
         assert_eq!(seen[2].0, long);
         assert_eq!(seen[2].2, [7u8; 1000]);
         assert!(seen[3].1.is_symlink());

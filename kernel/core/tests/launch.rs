@@ -81,7 +81,10 @@ fn bundle_bytes() -> Vec<u8> {
     let manifest = Manifest {
         guests: vec![first, second, third],
         shared_ramfs: false,
-        exports: vec![Export { guest: "first".into(), path: "/data".into() }],
+        exports: vec![Export {
+            guest: "first".into(),
+            path: "/data".into(),
+        }],
         files: vec![],
     };
     BundleBuilder::new(manifest)
@@ -110,20 +113,43 @@ fn guests_run_in_order_with_stdin_preopens_and_summaries() {
         let fs = filesystems.of(guest);
         let prepared = prepare(&bundle, guest, &fs).expect("prepared");
         assert_eq!(prepared.config.args[0], guest.name);
-        let mut services = Fake { stdin: prepared.stdin.to_vec(), ..Fake::default() };
+        let mut services = Fake {
+            stdin: prepared.stdin.to_vec(),
+            ..Fake::default()
+        };
         let report = wasi_impl::run(prepared.wasm, prepared.config, &mut services);
         outputs.push(services.stdout);
-        summaries.push(Summary { name: guest.name.clone(), report, elapsed_ns: 1_500_000 });
+        summaries.push(Summary {
+            name: guest.name.clone(),
+            report,
+            elapsed_ns: 1_500_000,
+        });
     }
     assert_eq!(outputs[0], b"piped input");
     assert_eq!(outputs[2], b"piped input");
     assert!(summaries[0].succeeded());
-    assert!(summaries[0].line().starts_with("guest first: exit 0, 1.500 ms, fuel "), "{}", summaries[0].line());
-    assert!(summaries[1].line().contains("trap Unreachable"), "{}", summaries[1].line());
+    assert!(
+        summaries[0]
+            .line()
+            .starts_with("guest first: exit 0, 1.500 ms, fuel "),
+        "{}",
+        summaries[0].line()
+    );
+    assert!(
+        summaries[1].line().contains("trap Unreachable"),
+        "{}",
+        summaries[1].line()
+    );
     assert_eq!(summaries[2].exit_reason(), ExitReason::GuestExit(3));
     // The first failure decides: the trap of the second guest.
-    assert_eq!(elastic_core::launch::exit_reason(&summaries), ExitReason::GuestTrap);
-    assert_eq!(elastic_core::launch::exit_reason(&summaries[..1]), ExitReason::Success);
+    assert_eq!(
+        elastic_core::launch::exit_reason(&summaries),
+        ExitReason::GuestTrap
+    );
+    assert_eq!(
+        elastic_core::launch::exit_reason(&summaries[..1]),
+        ExitReason::Success
+    );
 
     // The export holds the baked directory as the guest saw it.
     let (tar, problems) = export_archive(&bundle, &filesystems);
@@ -137,16 +163,29 @@ fn guests_run_in_order_with_stdin_preopens_and_summaries() {
         e.read_to_string(&mut data).expect("utf8");
         files.push((path, data));
     }
-    assert!(files.contains(&("data/notes.txt".into(), "baked file".into())), "{files:?}");
-    assert!(files.contains(&("data/sub/deep.txt".into(), "deeper".into())), "{files:?}");
+    assert!(
+        files.contains(&("data/notes.txt".into(), "baked file".into())),
+        "{files:?}"
+    );
+    assert!(
+        files.contains(&("data/sub/deep.txt".into(), "deeper".into())),
+        "{files:?}"
+    );
 }
 
 #[test]
 fn a_quota_too_small_for_the_baked_files_is_a_launch_error() {
     let mut g = Guest::new("tiny", "g.wasm");
     g.limits.ramfs_quota_bytes = 10;
-    g.preopens.push(Preopen { guest_path: "/d".into(), bundle_dir: "d".into(), readonly: true });
-    let manifest = Manifest { guests: vec![g], ..Manifest::default() };
+    g.preopens.push(Preopen {
+        guest_path: "/d".into(),
+        bundle_dir: "d".into(),
+        readonly: true,
+    });
+    let manifest = Manifest {
+        guests: vec![g],
+        ..Manifest::default()
+    };
     let bytes = BundleBuilder::new(manifest)
         .add_file("g.wasm", trap_guest())
         .add_file("d/big.bin", vec![0u8; 4096])
@@ -156,5 +195,8 @@ fn a_quota_too_small_for_the_baked_files_is_a_launch_error() {
     let mut fss = Filesystems::new(&bundle, now);
     let guest = &bundle.guests()[0];
     let err = prepare(&bundle, guest, &fss.of(guest)).expect_err("quota exceeded");
-    assert!(err.to_string().contains("guest tiny: cannot create"), "{err}");
+    assert!(
+        err.to_string().contains("guest tiny: cannot create"),
+        "{err}"
+    );
 }

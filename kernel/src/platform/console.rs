@@ -22,7 +22,9 @@ pub fn write_export(bytes: &[u8]) -> bool {
     let mut port = EXPORT_UART.lock();
     if port.is_none() {
         // SAFETY: 0x2F8..0x300 is COM2, used only for exports.
-        let Ok(mut uart) = (unsafe { Uart16550::new_port(COM2) }) else { return false };
+        let Ok(mut uart) = (unsafe { Uart16550::new_port(COM2) }) else {
+            return false;
+        };
         if uart.init(uart_16550::Config::default()).is_err() {
             return false;
         }

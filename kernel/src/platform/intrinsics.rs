@@ -81,3 +81,11 @@ pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     // SAFETY: same contract as memcmp.
     unsafe { memcmp(a, b, n) }
 }
+
+/// Referenced by the landing pads of the prebuilt `alloc`/`core` (compiled with unwinding).
+/// The kernel is built with `panic=abort`, so unwinding never starts and this is unreachable;
+/// if it were ever reached, the run ends as a panic.
+#[unsafe(no_mangle)]
+pub extern "C" fn _Unwind_Resume() -> ! {
+    super::exit(elastic_core::exit::ExitReason::Panic)
+}

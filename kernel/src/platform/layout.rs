@@ -6,8 +6,6 @@ use elastic_core::memory_map::Range;
 
 /// Virtual = `HIGH_OFFSET + physical` for the kernel's code and read-only data.
 pub const HIGH_OFFSET: u64 = 0xFFFF_FFFF_0000_0000;
-/// Size of the kernel part of the firmware image (boot/layout.ld KERNEL_ROM_SIZE).
-pub const KERNEL_ROM_SIZE: u64 = 0x40_0000;
 
 unsafe extern "C" {
     static __text_start: u8;
