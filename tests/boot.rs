@@ -57,6 +57,15 @@ fn monotonic_clock_is_monotonic_and_matches_host_time() {
     );
 }
 
+#[test]
+fn sleeps_halt_until_the_timer_and_end_on_time() {
+    Boot::new(Image::SelfTest)
+        .selftest("sleep")
+        .run()
+        .expect_code(0)
+        .expect("selftest sleep: ok");
+}
+
 fn expect_fault(scenario: &str, needles: &[&str]) {
     let out = Boot::new(Image::SelfTest).selftest(scenario).run();
     out.expect_code(111);

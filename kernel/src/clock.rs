@@ -89,7 +89,6 @@ pub fn ns_at(tsc: u64) -> u64 {
 }
 
 /// The TSC value at which the monotonic clock reads `ns` (for timer deadlines).
-#[cfg(not(feature = "selftest"))]
 pub fn tsc_at(ns: u64) -> u64 {
     CLOCKS.get().map(|c| c.scale.deadline(ns)).unwrap_or(0)
 }

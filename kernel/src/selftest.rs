@@ -4,6 +4,8 @@
 //! - `heap`: many allocation sizes with interleaved frees, contents verified;
 //! - `clock`: the monotonic clock never goes backwards; it prints markers one clock-second
 //!   apart so the host can compare the rate with its own wall time;
+//! - `sleep`: 300 ms sleeps on the APIC timer end on time, and the CPU halts meanwhile (few
+//!   wake-ups, not a spin);
 //! - `pagefault`, `divide`, `write-code`, `exec-data`, `stack-overflow`: deliberate faults that
 //!   must be reported and end the run with the CPU-exception code.
 
@@ -35,6 +37,7 @@ pub fn run() -> ! {
     let ok = match name {
         "heap" => heap(),
         "clock" => clock_rate(),
+        "sleep" => sleep(),
         "pagefault" => fault(faults::page_fault),
         "divide" => fault(faults::divide_error),
         "write-code" => fault(faults::write_to_code),
@@ -117,6 +120,27 @@ fn heap() -> bool {
         used_after
     );
     used_after <= used_before + 4096
+}
+
+fn sleep() -> bool {
+    let tsc_hz = clock::tsc_hz();
+    for _ in 0..3 {
+        let start = clock::monotonic_ns();
+        let deadline = start + 300_000_000;
+        let wakeups = platform::apic::sleep_until_tsc_counting(clock::tsc_at(deadline));
+        let slept = clock::monotonic_ns() - start;
+        info!(
+            "selftest sleep: slept {} ms with {wakeups} wake-up(s)",
+            slept / 1_000_000
+        );
+        // Late by more than 50 ms, early at all, or woken more than a few times per sleep: fail.
+        if slept < 300_000_000 || slept > 350_000_000 || wakeups > 8 {
+            error!("selftest sleep: wrong sleep ({slept} ns, {wakeups} wake-ups, TSC {tsc_hz} Hz)");
+            return false;
+        }
+    }
+    info!("selftest sleep: ok");
+    true
 }
 
 fn clock_rate() -> bool {

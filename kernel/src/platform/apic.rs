@@ -70,13 +70,20 @@ pub fn init(tsc_hz: u64) -> Option<u64> {
 
 /// Halts until the TSC reaches `deadline`, waking by timer interrupts. Without a timer (init
 /// failed) it spins.
+#[cfg_attr(feature = "selftest", allow(dead_code))]
 pub fn sleep_until_tsc(deadline: u64) {
+    sleep_until_tsc_counting(deadline);
+}
+
+/// [`sleep_until_tsc`], returning how many times the CPU woke from `hlt`.
+pub fn sleep_until_tsc_counting(deadline: u64) -> u64 {
     let timer_hz = TIMER_HZ.load(Ordering::Relaxed);
     let tsc_hz = TSC_HZ.load(Ordering::Relaxed);
+    let mut wakeups = 0;
     loop {
         let now = cpu::rdtsc();
         if now >= deadline {
-            return;
+            return wakeups;
         }
         if timer_hz == 0 || tsc_hz == 0 {
             core::hint::spin_loop();
@@ -88,5 +95,6 @@ pub fn sleep_until_tsc(deadline: u64) {
         write(REG_LVT_TIMER, u32::from(TIMER_VECTOR)); // one-shot, unmasked
         write(REG_INITIAL_COUNT, ticks);
         cpu::wait_for_interrupt();
+        wakeups += 1;
     }
 }

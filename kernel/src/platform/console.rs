@@ -12,12 +12,15 @@ use uart_16550::backend::PioBackend;
 /// COM1's base port.
 const COM1: u16 = 0x3F8;
 /// COM2's base port (the export channel, see docs/image.md).
+#[cfg_attr(feature = "selftest", allow(dead_code))]
 const COM2: u16 = 0x2F8;
 
 static UART: Mutex<Option<Uart16550<PioBackend>>> = Mutex::new(None);
+#[cfg_attr(feature = "selftest", allow(dead_code))]
 static EXPORT_UART: Mutex<Option<Uart16550<PioBackend>>> = Mutex::new(None);
 
 /// Writes bytes to COM2, the export channel. Returns false when there is no second UART.
+#[cfg_attr(feature = "selftest", allow(dead_code))]
 pub fn write_export(bytes: &[u8]) -> bool {
     let mut port = EXPORT_UART.lock();
     if port.is_none() {

@@ -68,6 +68,7 @@ pub fn rdmsr(msr: u32) -> u64 {
 
 /// One 64-bit value from RDSEED (true entropy), or `None` when the CPU has none ready.
 #[inline]
+#[cfg_attr(feature = "selftest", allow(dead_code))]
 pub fn rdseed() -> Option<u64> {
     #[target_feature(enable = "rdseed")]
     fn step(out: &mut u64) -> i32 {
@@ -83,6 +84,7 @@ pub fn rdseed() -> Option<u64> {
 
 /// One 64-bit value from RDRAND (a hardware DRBG), or `None`.
 #[inline]
+#[cfg_attr(feature = "selftest", allow(dead_code))]
 pub fn rdrand() -> Option<u64> {
     #[target_feature(enable = "rdrand")]
     fn step(out: &mut u64) -> i32 {
@@ -97,11 +99,13 @@ pub fn rdrand() -> Option<u64> {
 }
 
 /// True when CPUID reports RDSEED.
+#[cfg_attr(feature = "selftest", allow(dead_code))]
 pub fn has_rdseed() -> bool {
     cpuid(0, 0).eax >= 7 && cpuid(7, 0).ebx & (1 << 18) != 0
 }
 
 /// True when CPUID reports RDRAND.
+#[cfg_attr(feature = "selftest", allow(dead_code))]
 pub fn has_rdrand() -> bool {
     cpuid(1, 0).ecx & (1 << 30) != 0
 }

@@ -10,6 +10,8 @@ pub mod cmos;
 pub mod console;
 pub mod cpu;
 mod exit;
+// The DMA path and ROM views serve only the guest runner, absent from self-test images.
+#[cfg_attr(feature = "selftest", allow(dead_code))]
 pub mod fw_cfg;
 mod gdt;
 pub mod heap;
@@ -18,6 +20,7 @@ mod intrinsics;
 pub mod layout;
 pub mod paging;
 pub mod pit;
+#[cfg_attr(feature = "selftest", allow(dead_code))]
 pub mod rom;
 #[cfg(feature = "selftest")]
 pub mod selftest_faults;
