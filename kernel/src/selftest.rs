@@ -134,7 +134,7 @@ fn sleep() -> bool {
             slept / 1_000_000
         );
         // Late by more than 50 ms, early at all, or woken more than a few times per sleep: fail.
-        if slept < 300_000_000 || slept > 350_000_000 || wakeups > 8 {
+        if !(300_000_000..=350_000_000).contains(&slept) || wakeups > 8 {
             error!("selftest sleep: wrong sleep ({slept} ns, {wakeups} wake-ups, TSC {tsc_hz} Hz)");
             return false;
         }
