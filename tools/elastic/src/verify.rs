@@ -786,6 +786,22 @@ mod tests {
             load_chain(&testdata("vcek_milan.der")),
             Err(CertError::Malformed { .. })
         ));
+        // A truncated DER length inside PEM (der 0.7's PEM reader never returns on this one).
+        let miib = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        assert!(matches!(
+            load_cert(miib, "VCEK"),
+            Err(CertError::Malformed { .. })
+        ));
+        assert!(matches!(load_chain(miib), Err(CertError::Malformed { .. })));
+        let key = b"-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n";
+        assert!(matches!(
+            certs::load_public_key(key),
+            Err(CertError::Malformed { .. })
+        ));
+        assert!(matches!(
+            load_chain(b"garbage"),
+            Err(CertError::Malformed { .. })
+        ));
         // Flip a byte inside the VCEK's subject public key: the ASK signature no longer holds.
         let vcek = load_cert(&der, "VCEK").unwrap();
         let key_bits = vcek

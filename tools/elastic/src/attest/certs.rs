@@ -16,7 +16,7 @@ use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::signature::Verifier;
 use x509_cert::Certificate;
 use x509_cert::der::asn1::{Ia5StringRef, ObjectIdentifier, OctetString};
-use x509_cert::der::{Decode, DecodePem, Encode};
+use x509_cert::der::{Decode, Encode};
 
 use super::report::Product;
 
@@ -110,13 +110,52 @@ fn malformed(what: &str, reason: impl std::fmt::Display) -> CertError {
     }
 }
 
+/// Decodes one PEM block (whole-buffer decode; see the note on `pem-rfc7468` in Cargo.toml).
+fn pem_to_der(bytes: &[u8], label: &str, what: &str) -> Result<Vec<u8>, CertError> {
+    let (found, der) =
+        pem_rfc7468::decode_vec(bytes).map_err(|e| malformed(what, format!("PEM: {e}")))?;
+    if found != label {
+        return Err(malformed(
+            what,
+            format!("PEM label is {found:?}, expected {label:?}"),
+        ));
+    }
+    Ok(der)
+}
+
 /// Parses one certificate from DER or PEM bytes.
 pub fn load_cert(bytes: &[u8], what: &str) -> Result<Certificate, CertError> {
     if bytes.first() == Some(&0x30) {
         Certificate::from_der(bytes).map_err(|e| malformed(what, e))
     } else {
-        Certificate::from_pem(bytes).map_err(|e| malformed(what, e))
+        let der = pem_to_der(trim_ascii(bytes), "CERTIFICATE", what)?;
+        Certificate::from_der(&der).map_err(|e| malformed(what, e))
     }
+}
+
+fn trim_ascii(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &bytes[start..end.max(start)]
+}
+
+/// Splits concatenated PEM certificates into blocks.
+fn pem_blocks(bytes: &[u8]) -> Vec<&[u8]> {
+    const END: &[u8] = b"-----END CERTIFICATE-----";
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while let Some(pos) = rest.windows(END.len()).position(|w| w == END) {
+        let (block, tail) = rest.split_at(pos + END.len());
+        out.push(trim_ascii(block));
+        rest = tail;
+    }
+    out
 }
 
 fn self_issued(c: &Certificate) -> bool {
@@ -128,7 +167,14 @@ pub fn load_chain(bytes: &[u8]) -> Result<(Certificate, Certificate), CertError>
     let certs = if bytes.first() == Some(&0x30) {
         vec![load_cert(bytes, "chain certificate")?]
     } else {
-        Certificate::load_pem_chain(bytes).map_err(|e| malformed("certificate chain", e))?
+        let blocks = pem_blocks(bytes);
+        if blocks.is_empty() {
+            return Err(malformed("certificate chain", "no PEM certificate found"));
+        }
+        blocks
+            .into_iter()
+            .map(|b| load_cert(b, "certificate chain"))
+            .collect::<Result<Vec<_>, _>>()?
     };
     let (roots, others): (Vec<_>, Vec<_>) = certs.into_iter().partition(self_issued);
     match (roots.as_slice(), others.as_slice()) {
@@ -294,8 +340,8 @@ pub fn load_public_key(bytes: &[u8]) -> Result<VerifyingKey, CertError> {
     if bytes.first() == Some(&0x30) {
         VerifyingKey::from_public_key_der(bytes).map_err(|e| malformed("P-384 public key", e))
     } else {
-        let text = std::str::from_utf8(bytes).map_err(|e| malformed("P-384 public key", e))?;
-        VerifyingKey::from_public_key_pem(text).map_err(|e| malformed("P-384 public key", e))
+        let der = pem_to_der(trim_ascii(bytes), "PUBLIC KEY", "P-384 public key")?;
+        VerifyingKey::from_public_key_der(&der).map_err(|e| malformed("P-384 public key", e))
     }
 }
 
