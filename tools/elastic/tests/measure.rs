@@ -3,7 +3,8 @@
 //! virtual environment under the cargo target dir on first use).
 //!
 //! Images: virtee/sev's AmdSev OVMF suffix, Debian's OVMF.fd when installed, and synthetic
-//! ROMs built with `elastic_snp::ovmf_table`.
+//! ROMs built with `elastic_snp::ovmf_table`, plus any images listed in
+//! `ELASTIC_MEASURE_IMAGES` (colon-separated), e.g. the built Elastic images.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -145,6 +146,10 @@ fn images(dir: &Path) -> Vec<PathBuf> {
             "note: {} not installed (apt-get install ovmf); measuring the other images",
             debian.display()
         );
+    }
+    // Extra images (e.g. the built Elastic images) to cross-check: ELASTIC_MEASURE_IMAGES=a.bin:b.bin
+    if let Some(extra) = std::env::var_os("ELASTIC_MEASURE_IMAGES") {
+        v.extend(std::env::split_paths(&extra).filter(|p| !p.as_os_str().is_empty()));
     }
     let s = |gpa, len, kind| MetadataSection { gpa, len, kind };
     let small = synthetic_rom(
