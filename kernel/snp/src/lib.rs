@@ -10,6 +10,7 @@
 //!   [`vc`], [`sev_status`].
 //! - Guest messages and attestation: [`secrets_page`], [`guest_msg`], [`messages`], [`report`],
 //!   [`cert_table`].
+//! - Launch metadata in the image: [`ovmf_table`].
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -23,6 +24,7 @@ pub mod guest_msg;
 pub mod ioio;
 pub mod messages;
 pub mod msr_protocol;
+pub mod ovmf_table;
 pub mod psc;
 pub mod report;
 pub mod secrets_page;

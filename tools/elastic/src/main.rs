@@ -1,7 +1,10 @@
 //! `elastic`: the project's host tool. Each subcommand lives in its own module; `main` only
 //! parses the command line and dispatches.
 
+mod attest;
+mod measure;
 mod run;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -11,7 +14,7 @@ use std::process::ExitCode;
 #[command(
     name = "elastic",
     version,
-    about = "Elastic host tool: run WASI guests, build, measure, verify"
+    about = "Elastic host tool: run WASI guests, build images, measure them, verify reports"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -23,11 +26,16 @@ struct Cli {
 enum Command {
     /// Run a wasm32-wasip1 module with Elastic's own WASI implementation (wasi-impl + ramfs).
     Run(run::RunArgs),
+    /// Compute the SEV-SNP launch measurement of a `-bios` image.
+    Measure(measure::Args),
+    /// Verify an SEV-SNP attestation report and its certificate chain.
+    Verify(verify::Args),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
+    match Cli::parse().command {
         Command::Run(args) => run::main(args),
+        Command::Measure(args) => measure::main(args),
+        Command::Verify(args) => verify::main(args),
     }
 }
