@@ -176,7 +176,13 @@ fn kernel_path(flag: Option<&Path>) -> PathBuf {
     if let Some(p) = std::env::var_os("ELASTIC_KERNEL").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/elastic-kernel.bin")
+    // CARGO_MANIFEST_DIR is <repo>/tools/elastic.
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(crate_dir)
+        .join("target/elastic-kernel.bin")
 }
 
 /// The `--guest` shortcut as a project: one guest, and an export of every writable dir.

@@ -184,15 +184,16 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 
 /// Checks a limit value against `min..=max`.
 fn in_range(what: &str, value: i128, min: u64, max: u64) -> Result<u64, String> {
-    if value < i128::from(min) || value > i128::from(max) {
-        let zero = if value <= 0 {
-            " (must be positive)"
+    if value < i128::from(min) {
+        let why = if min == 1 {
+            "must be positive".to_string()
         } else {
-            ""
+            format!("must be at least {min}")
         };
-        return Err(format!(
-            "{what} = {value} is out of range {min}..={max}{zero}"
-        ));
+        return Err(format!("{what} = {value} {why}"));
+    }
+    if value > i128::from(max) {
+        return Err(format!("{what} = {value} is out of range (at most {max})"));
     }
     u64::try_from(value).map_err(|_| format!("{what} = {value} is out of range"))
 }
@@ -885,5 +886,18 @@ path = "/data"
         let e = parse("shared_ramfs = false\n").unwrap_err();
         assert_eq!(e.origin, Origin::File(PathBuf::from("/p/elastic.toml")));
         assert!(e.to_string().contains("no guest"));
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let doc = include_str!("../../../docs/manifest.md");
+        let start = doc.find("```toml\n").expect("example") + "```toml\n".len();
+        let len = doc[start..].find("```").expect("end of example");
+        let spec = parse(&doc[start..start + len]).unwrap();
+        let names: Vec<&str> = spec.guests.iter().map(|g| g.name.value.as_str()).collect();
+        assert_eq!(names, ["producer", "consumer"]);
+        assert_eq!(spec.guests[0].limits.fuel, Some(10_000_000));
+        assert_eq!(spec.guests[0].limits.ramfs_quota_bytes, 128 << 20);
+        assert_eq!(spec.exports[0].path.value, "/out");
     }
 }
