@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use elastic_bundle::manifest::{MAX_MEMORY_LIMIT, is_valid_bundle_path};
+use elastic_bundle::manifest::{
+    MAX_ARGS, MAX_ENV, MAX_MEMORY_LIMIT, MAX_STRING_LEN, is_valid_bundle_path,
+};
 use elastic_bundle::{BundleBuilder, Export, Guest, Limits, Manifest, OutputMode, Preopen};
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
@@ -535,10 +537,22 @@ pub fn check_spec(spec: &ProjectSpec) -> Result<(), SpecError> {
                 first.name.origin
             )));
         }
+        let counts = [
+            ("arguments", g.args.len(), MAX_ARGS),
+            ("environment variables", g.env.len(), MAX_ENV),
+        ];
+        for (what, n, max) in counts {
+            if n > max {
+                return Err(g.name.error(format!(
+                    "guest {name:?}: {n} {what} exceed the limit of {max}"
+                )));
+            }
+        }
         for a in &g.args {
             if a.value.contains('\0') {
                 return Err(a.error(format!("guest {name:?}: argument contains NUL")));
             }
+            too_long(a, &a.value, "argument")?;
         }
         for (j, e) in g.env.iter().enumerate() {
             let (k, v) = &e.value;
@@ -552,6 +566,8 @@ pub fn check_spec(spec: &ProjectSpec) -> Result<(), SpecError> {
                     "guest {name:?}: environment value of {k:?} contains NUL"
                 )));
             }
+            too_long(e, k, "environment name")?;
+            too_long(e, v, "environment value")?;
             if g.env[..j].iter().any(|o| o.value.0 == *k) {
                 return Err(e.error(format!(
                     "guest {name:?}: environment variable {k:?} set twice"
@@ -571,6 +587,7 @@ pub fn check_spec(spec: &ProjectSpec) -> Result<(), SpecError> {
                     d.guest.value
                 )));
             }
+            too_long(&d.guest, &d.guest.value, "guest path")?;
         }
     }
     for e in &spec.exports {
@@ -588,6 +605,7 @@ pub fn check_spec(spec: &ProjectSpec) -> Result<(), SpecError> {
                 e.path.value
             )));
         }
+        too_long(&e.path, &e.path.value, "export path")?;
     }
     if spec.exports.len() > elastic_bundle::manifest::MAX_EXPORTS {
         return Err(SpecError::new(
@@ -597,6 +615,18 @@ pub fn check_spec(spec: &ProjectSpec) -> Result<(), SpecError> {
                 elastic_bundle::manifest::MAX_EXPORTS
             ),
         ));
+    }
+    Ok(())
+}
+
+/// Strings in a bundle manifest are at most [`MAX_STRING_LEN`] bytes (the kernel's decoder
+/// refuses longer ones).
+fn too_long<T>(at: &At<T>, s: &str, what: &str) -> Result<(), SpecError> {
+    if s.len() > MAX_STRING_LEN {
+        return Err(at.error(format!(
+            "{what} of {} bytes exceeds the limit of {MAX_STRING_LEN} bytes",
+            s.len()
+        )));
     }
     Ok(())
 }
@@ -873,11 +903,14 @@ path = "/data"
             ("env = { \"A=B\" = \"1\" }\n", 4, "environment"),
             ("args = [\"x\", 3]\n", 4, ""),
             ("wasm = \"again\"\n", 4, ""),
+            ("\nargs = [\"ok\",\n  \"LONG\"]\n", 6, "4096"),
+            ("env = { K = \"LONG\" }\n", 4, "4096"),
         ];
         for (extra, line, word) in cases {
+            let extra = extra.replace("LONG", &"x".repeat(4097));
             let (l, msg) = line_of(parse(&format!("{base}{extra}")));
-            assert_eq!(l, *line, "{extra:?}: {msg}");
-            assert!(msg.contains(word), "{extra:?}: {msg}");
+            assert_eq!(l, *line, "{extra:.60?}: {msg}");
+            assert!(msg.contains(word), "{extra:.60?}: {msg}");
         }
     }
 
