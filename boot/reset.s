@@ -152,6 +152,11 @@ boot_gdt_ptr:
     .long   boot_gdt
 
 /* ------------------------------------------------------------------------------------------ */
+/* The bundle descriptor (docs/image.md): all zeros = no bundle; `elastic build` patches it. */
+    .section .boot.bundle_descriptor, "a"
+    .zero 128
+
+/* ------------------------------------------------------------------------------------------ */
 /* The reset vector: the linker script places this section at 0xFFFFFFF0. */
     .section .boot.reset, "ax"
     .code16

@@ -7,8 +7,8 @@
 //! 5. clocks: TSC frequency (and its source), RTC wall clock;
 //! 6. final page tables: W^X, NX data, guard pages, no null page; then RAM above 4 GiB joins
 //!    the heap;
-//! 7. the banner with memory size, clock source and boot time;
-//! 8. the work: self-tests in test images, otherwise the baked guests.
+//! 7. the banner with memory size, clock source and boot time; the APIC timer for sleeps;
+//! 8. the work: self-tests in test images, otherwise the baked guests (`guests`).
 
 use crate::platform::{self, fw_cfg::PortTransport, heap, layout};
 use crate::{clock, platform::cpu};
@@ -16,6 +16,7 @@ use alloc::vec::Vec;
 use elastic_core::exit::ExitReason;
 use elastic_core::fw_cfg::FwCfg;
 use elastic_core::memory_map::{E820_ENTRY_SIZE, MAX_REGIONS, MemoryMap, Range};
+use elastic_core::image::{self, Descriptor};
 use elastic_core::paging::{self, KernelLayout};
 use log::{error, info, warn};
 
@@ -29,11 +30,11 @@ const LAPIC: Range = Range {
     end: 0xFEE0_1000,
 };
 
-/// The firmware image's physical range (the kernel part; bundles are added by the bundle code).
-fn firmware_range() -> Range {
-    Range {
-        start: 0x1_0000_0000 - layout::KERNEL_ROM_SIZE,
-        end: 0x1_0000_0000,
+/// The bundle descriptor in the boot page (docs/image.md); a malformed one ends the run.
+fn descriptor() -> Option<Descriptor> {
+    match Descriptor::parse(&platform::rom::descriptor()) {
+        Ok(d) => d,
+        Err(e) => fail(ExitReason::BundleInvalid, format_args!("{e}")),
     }
 }
 
@@ -43,7 +44,7 @@ fn fail(reason: ExitReason, what: core::fmt::Arguments<'_>) -> ! {
 }
 
 /// Reads and validates the memory map.
-fn memory_map() -> MemoryMap {
+fn memory_map(firmware: Range) -> MemoryMap {
     let mut fw = match FwCfg::probe(PortTransport) {
         Ok(fw) => fw,
         Err(e) => fail(
@@ -76,7 +77,7 @@ fn memory_map() -> MemoryMap {
         Ok(b) => b,
         Err(e) => fail(ExitReason::PlatformData, format_args!("{name}: {e}")),
     };
-    match MemoryMap::parse_e820(bytes, firmware_range()) {
+    match MemoryMap::parse_e820(bytes, firmware) {
         Ok(map) => map,
         Err(e) => fail(
             ExitReason::PlatformData,
@@ -95,8 +96,10 @@ pub fn main() -> ! {
     platform::init_cpu_tables();
     platform::pit::mask_legacy_pics();
     let avx = platform::enable_extended_fpu();
-    // 3. Memory map.
-    let map = memory_map();
+    // 3. Memory map (checked against the whole image, bundle included).
+    let descriptor = descriptor();
+    let firmware = image::firmware_range(descriptor.as_ref());
+    let map = memory_map(firmware);
     // 4. Heap below 4 GiB (the boot page tables map only the low 4 GiB). The heap is not up yet,
     // so the reserved list lives on the stack here.
     let early_reserved = [
@@ -144,7 +147,7 @@ pub fn main() -> ! {
         text: layout::text(),
         rodata: layout::rodata(),
         high_offset: layout::HIGH_OFFSET,
-        firmware: firmware_range(),
+        firmware,
         unmapped,
         mmio: alloc::vec![LAPIC],
     };
@@ -182,6 +185,10 @@ pub fn main() -> ! {
         warn!("wall clock: the CMOS RTC gave no valid time; wall time starts at the epoch");
     }
     info!("cpu: {}", platform::cpu_features());
+    match platform::apic::init(hz) {
+        Some(timer_hz) => info!("timer: local APIC, {} MHz", timer_hz / 1_000_000),
+        None => warn!("timer: no usable local APIC; guest sleeps will spin"),
+    }
     let to_main = clock::ns_at(main_tsc);
     let to_ready = clock::monotonic_ns();
     info!(
@@ -196,8 +203,5 @@ pub fn main() -> ! {
     #[cfg(feature = "selftest")]
     crate::selftest::run();
     #[cfg(not(feature = "selftest"))]
-    {
-        info!("no guests are baked into this image");
-        platform::exit(ExitReason::Success)
-    }
+    crate::guests::run(descriptor)
 }

@@ -87,3 +87,8 @@ pub fn source() -> Option<ClockSource> {
 pub fn ns_at(tsc: u64) -> u64 {
     CLOCKS.get().map(|c| c.scale.ns(tsc)).unwrap_or(0)
 }
+
+/// The TSC value at which the monotonic clock reads `ns` (for timer deadlines).
+pub fn tsc_at(ns: u64) -> u64 {
+    CLOCKS.get().map(|c| c.scale.deadline(ns)).unwrap_or(0)
+}

@@ -11,6 +11,8 @@ extern crate alloc;
 
 mod boot;
 mod clock;
+mod entropy;
+mod guests;
 mod logger;
 #[allow(unsafe_code)]
 mod platform;

@@ -44,6 +44,8 @@ pub enum BundleError {
     },
     /// The SHA-384 bundle digest in the header does not match the contents.
     BundleDigestMismatch,
+    /// The bundle is not the one whose digest was pinned ([`crate::Bundle::parse_pinned`]).
+    UnexpectedDigest,
     /// The manifest's SHA-256 in the header does not match the manifest section.
     ManifestDigestMismatch,
     /// The manifest is malformed or breaks a rule.
@@ -141,6 +143,9 @@ impl fmt::Display for BundleError {
             ),
             Self::TrailingBytes { count } => write!(f, "{count} bytes after the bundle"),
             Self::BundleDigestMismatch => f.write_str("bundle SHA-384 digest mismatch"),
+            Self::UnexpectedDigest => {
+                f.write_str("bundle digest differs from the digest pinned in the firmware")
+            }
             Self::ManifestDigestMismatch => f.write_str("manifest SHA-256 digest mismatch"),
             Self::Manifest(e) => write!(f, "bad manifest: {e}"),
             Self::CountMismatch {

@@ -23,7 +23,7 @@
 //! offset, length and count is checked; hostile input yields a [`BundleError`], never a
 //! panic. The digest the firmware pins is [`Bundle::digest`].
 //!
-//! The `std` feature adds [`BundleBuilder`], used by the host tool.
+//! The `std` feature adds `BundleBuilder`, used by the host tool.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
 
@@ -292,6 +292,19 @@ impl<'a> Bundle<'a> {
             manifest,
             data,
         })
+    }
+
+    /// Like [`parse`](Self::parse), but first requires the header's digest to equal
+    /// `expected` (the digest pinned in the measured firmware image for an out-of-image
+    /// bundle). A bundle that is not the pinned one is refused with
+    /// [`BundleError::UnexpectedDigest`] after reading only the header; the pinned digest
+    /// is then verified against the contents by `parse` before anything else is read.
+    pub fn parse_pinned(bytes: &'a [u8], expected: &[u8; DIGEST_LEN]) -> Result<Self, BundleError> {
+        let header = Header::read(bytes)?;
+        if header.digest != *expected {
+            return Err(BundleError::UnexpectedDigest);
+        }
+        Self::parse(bytes)
     }
 
     /// The SHA-384 bundle digest (verified), the value the firmware image pins.

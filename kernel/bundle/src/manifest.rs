@@ -42,7 +42,7 @@ pub struct Manifest {
     /// Paths to export as a tar archive when the guests have finished.
     pub exports: Vec<Export>,
     /// Every file in the bundle: path, size and SHA-256, sorted by path (byte order),
-    /// unique. [`crate::BundleBuilder`] fills this in; the kernel checks each file
+    /// unique. `BundleBuilder` (`std` feature) fills this in; the kernel checks each file
     /// against it.
     pub files: Vec<FileRecord>,
 }

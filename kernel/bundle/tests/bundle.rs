@@ -190,6 +190,28 @@ fn round_trip() {
 }
 
 #[test]
+fn pinned_digest() {
+    let bytes = sample();
+    let digest = compute_digest(&bytes);
+    let bundle = Bundle::parse_pinned(&bytes, &digest).expect("pinned digest matches");
+    assert_eq!(bundle.digest(), digest);
+    let mut other = digest;
+    other[0] ^= 1;
+    assert_eq!(
+        Bundle::parse_pinned(&bytes, &other).unwrap_err(),
+        BundleError::UnexpectedDigest
+    );
+    // A bundle whose header carries the pinned digest but whose contents changed.
+    let mut b = bytes.clone();
+    let last = b.len() - 1100;
+    b[last] ^= 1;
+    assert_eq!(
+        Bundle::parse_pinned(&b, &digest).unwrap_err(),
+        BundleError::BundleDigestMismatch
+    );
+}
+
+#[test]
 fn digest_changes_with_content() {
     let a = Bundle::parse(&sample()).unwrap().digest();
     let other = builder().add_file("extra", b"x".to_vec()).build().unwrap();
@@ -644,4 +666,32 @@ fn random_inputs_never_panic() {
     }
     // Only random writes that hit harmless bytes (e.g. inside an argument) may pass.
     assert!(accepted < ROUNDS / 4, "{accepted} random inputs accepted");
+}
+
+/// Bundles of at least 64 MiB must work (issue 4). Slow in debug builds, so run with
+/// `cargo test -p elastic-bundle --release -- --ignored large_bundle`.
+#[test]
+#[ignore = "64 MiB of hashing; run in release"]
+fn large_bundle_64mib() {
+    let mut rng = Rng(42);
+    let big: Vec<u8> = (0..64 << 20).map(|_| rng.next() as u8).collect();
+    let m = Manifest {
+        guests: vec![Guest::new("g", "g.wasm")],
+        ..Manifest::default()
+    };
+    let t = std::time::Instant::now();
+    let bytes = BundleBuilder::new(m)
+        .add_file("g.wasm", WASM_B)
+        .add_file("data/big.bin", big.clone())
+        .build()
+        .expect("build");
+    let built = t.elapsed();
+    let t = std::time::Instant::now();
+    let bundle = Bundle::parse(&bytes).expect("parse");
+    let parsed = t.elapsed();
+    assert_eq!(bundle.file("data/big.bin"), Some(&big[..]));
+    println!(
+        "64 MiB bundle: {} bytes, build {built:?}, parse+verify {parsed:?}",
+        bytes.len()
+    );
 }

@@ -4,7 +4,9 @@
 //! host and is unit-tested with plain `cargo test -p elastic-core`: parsing the hypervisor's
 //! memory map ([`memory_map`]) and fw_cfg directory ([`fw_cfg`]), TSC calibration arithmetic and
 //! the nanosecond clock ([`clock`]), CMOS RTC decoding ([`rtc`]), the page-table plan with its
-//! W^X policy ([`paging`]), and the exit-code contract with the outside world ([`exit`]).
+//! W^X policy ([`paging`]), the exit-code contract with the outside world ([`exit`]), the image's
+//! bundle descriptor ([`image`]), turning a verified bundle into guest configurations, summaries
+//! and an export archive ([`launch`], [`tar`]).
 //! The firmware binary (`kernel/`) supplies the hardware side: port I/O, MSRs, page-table writes.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
@@ -14,6 +16,9 @@ extern crate alloc;
 pub mod clock;
 pub mod exit;
 pub mod fw_cfg;
+pub mod image;
+pub mod launch;
 pub mod memory_map;
 pub mod paging;
 pub mod rtc;
+pub mod tar;

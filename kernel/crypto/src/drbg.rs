@@ -346,9 +346,86 @@ impl CtrDrbg {
     }
 }
 
+/// Decodes a hex string at compile time (a malformed literal is a build error).
+const fn hex<const N: usize>(s: &str) -> [u8; N] {
+    const fn nibble(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("bad hex digit"),
+        }
+    }
+    let b = s.as_bytes();
+    assert!(b.len() == 2 * N, "hex length");
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = (nibble(b[2 * i]) << 4) | nibble(b[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
+/// NIST CAVP DRBGVS, drbgvectors_pr_false/CTR_DRBG.rsp, [AES-256 use df],
+/// PersonalizationStringLen = 256, AdditionalInputLen = 256, COUNT = 0.
+mod self_test_vector {
+    use super::hex;
+    pub(super) const ENTROPY: [u8; 32] =
+        hex("6c0ff37351e787d35805810750394854dfc7b3704cadea32593458e1ef67f2dc");
+    pub(super) const NONCE: [u8; 16] = hex("f0d342f2cb1270ed3cc935b1d3059d0f");
+    pub(super) const PERSONALIZATION: [u8; 32] =
+        hex("e1b95c7069bb22475d5a7a99fc8beedced73bbed785c73ce5663740c46568884");
+    pub(super) const ENTROPY_RESEED: [u8; 32] =
+        hex("1140a47dbe3b89362922b375502300c7e7566224accac3ebdb99c8fa776594dd");
+    pub(super) const ADDITIONAL_RESEED: [u8; 32] =
+        hex("66ccb8ddaf0201a7f2f7fef04939f2c802e480e4acc1c3177571f34248bbfce1");
+    pub(super) const ADDITIONAL_1: [u8; 32] =
+        hex("53f74ba9d0eb69010cc4eda1da037c8e6056c1154248bcf4632b44d6a59811f1");
+    pub(super) const ADDITIONAL_2: [u8; 32] =
+        hex("1cdbb531803e7bcac8de8aaf9c3534184cf737c9ceda1a7a16056b0c53a828ff");
+    pub(super) const RETURNED: [u8; 64] = hex(concat!(
+        "743e9cb60389d649113a93e9ba3500adcff05193934602797c5a36084dc1b3f2",
+        "db7c65d7b6425dbf3bb572239e8845a05b3ee5366b538a1010d4fe2a0919c1a9"
+    ));
+}
+
+impl CtrDrbg {
+    /// Known-answer health test (SP 800-90A Rev.1 section 11.3): runs instantiate,
+    /// reseed and two generates on a NIST CAVP vector built into the crate and compares
+    /// the output. The kernel calls it once at boot before trusting the DRBG.
+    pub fn self_test() -> Result<(), Error> {
+        use self_test_vector as v;
+        let mut drbg = Self::instantiate(&v::ENTROPY, &v::NONCE, &v::PERSONALIZATION)?;
+        drbg.reseed(&v::ENTROPY_RESEED, &v::ADDITIONAL_RESEED)?;
+        let mut out = Zeroizing::new([0u8; 64]);
+        drbg.generate(&mut out[..], &v::ADDITIONAL_1)?;
+        drbg.generate(&mut out[..], &v::ADDITIONAL_2)?;
+        if *out == v::RETURNED {
+            Ok(())
+        } else {
+            Err(Error::SelfTestFailed)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn self_test_passes_and_detects_a_wrong_answer() {
+        assert_eq!(CtrDrbg::self_test(), Ok(()));
+        // The same flow with one input byte changed must not reproduce the answer.
+        use self_test_vector as v;
+        let mut entropy = v::ENTROPY;
+        entropy[0] ^= 1;
+        let mut d = CtrDrbg::instantiate(&entropy, &v::NONCE, &v::PERSONALIZATION).unwrap();
+        d.reseed(&v::ENTROPY_RESEED, &v::ADDITIONAL_RESEED).unwrap();
+        let mut out = [0u8; 64];
+        d.generate(&mut out, &v::ADDITIONAL_1).unwrap();
+        d.generate(&mut out, &v::ADDITIONAL_2).unwrap();
+        assert_ne!(out, v::RETURNED);
+    }
 
     #[test]
     fn increment_carries_across_bytes() {

@@ -16,7 +16,12 @@
 #![forbid(unsafe_code)]
 
 mod drbg;
+#[cfg(feature = "getrandom")]
+mod os_entropy;
 mod secure_random;
+
+#[cfg(feature = "getrandom")]
+pub use os_entropy::OsEntropy;
 
 pub use drbg::{
     CtrDrbg, DEFAULT_RESEED_INTERVAL, MAX_BYTES_PER_REQUEST, MAX_INPUT_LEN, MAX_RESEED_INTERVAL,
@@ -108,6 +113,8 @@ pub enum Error {
     },
     /// The entropy source failed.
     Entropy(EntropyError),
+    /// The built-in known-answer test ([`CtrDrbg::self_test`]) gave a wrong answer.
+    SelfTestFailed,
 }
 
 impl fmt::Display for Error {
@@ -139,6 +146,7 @@ impl fmt::Display for Error {
                 "reseed interval {interval} is not in 1..={MAX_RESEED_INTERVAL}"
             ),
             Self::Entropy(e) => fmt::Display::fmt(e, f),
+            Self::SelfTestFailed => f.write_str("CTR_DRBG known-answer self-test failed"),
         }
     }
 }

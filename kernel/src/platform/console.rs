@@ -11,8 +11,29 @@ use uart_16550::backend::PioBackend;
 
 /// COM1's base port.
 const COM1: u16 = 0x3F8;
+/// COM2's base port (the export channel, see docs/image.md).
+const COM2: u16 = 0x2F8;
 
 static UART: Mutex<Option<Uart16550<PioBackend>>> = Mutex::new(None);
+static EXPORT_UART: Mutex<Option<Uart16550<PioBackend>>> = Mutex::new(None);
+
+/// Writes bytes to COM2, the export channel. Returns false when there is no second UART.
+pub fn write_export(bytes: &[u8]) -> bool {
+    let mut port = EXPORT_UART.lock();
+    if port.is_none() {
+        // SAFETY: 0x2F8..0x300 is COM2, used only for exports.
+        let Ok(mut uart) = (unsafe { Uart16550::new_port(COM2) }) else { return false };
+        if uart.init(uart_16550::Config::default()).is_err() {
+            return false;
+        }
+        *port = Some(uart);
+    }
+    if let Some(uart) = port.as_mut() {
+        uart.send_bytes_exact(bytes);
+        return true;
+    }
+    false
+}
 
 /// Initialises COM1 (115200 8N1, FIFOs on). Without a UART, output is dropped.
 pub fn init() {

@@ -54,6 +54,65 @@ pub fn insb(port: u16, buf: &mut [u8]) {
     }
 }
 
+/// Reads a model-specific register. Reading an MSR the CPU lacks raises #GP, so callers check
+/// CPUID first.
+#[inline]
+pub fn rdmsr(msr: u32) -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: reading an MSR has no memory effects; a missing MSR faults into our handler.
+    unsafe { asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) }
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+/// One 64-bit value from RDSEED (true entropy), or `None` when the CPU has none ready.
+#[inline]
+pub fn rdseed() -> Option<u64> {
+    #[target_feature(enable = "rdseed")]
+    fn step(out: &mut u64) -> i32 {
+        core::arch::x86_64::_rdseed64_step(out)
+    }
+    if !has_rdseed() {
+        return None;
+    }
+    let mut v = 0;
+    // SAFETY: the CPU supports RDSEED (checked above), which the target feature requires.
+    (unsafe { step(&mut v) } == 1).then_some(v)
+}
+
+/// One 64-bit value from RDRAND (a hardware DRBG), or `None`.
+#[inline]
+pub fn rdrand() -> Option<u64> {
+    #[target_feature(enable = "rdrand")]
+    fn step(out: &mut u64) -> i32 {
+        core::arch::x86_64::_rdrand64_step(out)
+    }
+    if !has_rdrand() {
+        return None;
+    }
+    let mut v = 0;
+    // SAFETY: the CPU supports RDRAND (checked above).
+    (unsafe { step(&mut v) } == 1).then_some(v)
+}
+
+/// True when CPUID reports RDSEED.
+pub fn has_rdseed() -> bool {
+    cpuid(0, 0).eax >= 7 && cpuid(7, 0).ebx & (1 << 18) != 0
+}
+
+/// True when CPUID reports RDRAND.
+pub fn has_rdrand() -> bool {
+    cpuid(1, 0).ecx & (1 << 30) != 0
+}
+
+/// Enables interrupts, halts until one arrives, and disables them again. `sti` delays
+/// interrupts by one instruction, so an interrupt pending at `sti` still wakes the `hlt`.
+#[inline]
+pub fn wait_for_interrupt() {
+    // SAFETY: interrupts are handled on IST stacks and every handler preserves registers and
+    // FPU state, so enabling them for the duration of `hlt` cannot disturb this code.
+    unsafe { asm!("sti", "hlt", "cli", options(nomem, nostack)) }
+}
+
 /// CPUID result registers.
 #[derive(Debug, Clone, Copy)]
 pub struct Cpuid {

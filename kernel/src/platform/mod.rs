@@ -5,6 +5,7 @@
 //! offers them to the rest of the kernel through safe functions. Everything that is logic rather
 //! than hardware lives in the `elastic-core` crate, where it is tested on the host.
 
+pub mod apic;
 pub mod cmos;
 pub mod console;
 pub mod cpu;
@@ -17,6 +18,7 @@ mod intrinsics;
 pub mod layout;
 pub mod paging;
 pub mod pit;
+pub mod rom;
 #[cfg(feature = "selftest")]
 pub mod selftest_faults;
 mod stacks;

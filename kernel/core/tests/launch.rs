@@ -1,0 +1,160 @@
+//! The kernel's guest-launch logic on the host: a real bundle, real wasm guests run by
+//! wasi-impl with fake platform services, then summaries, exit reason and the export archive.
+
+use elastic_bundle::{Bundle, BundleBuilder, Export, Guest, Manifest, Preopen};
+use elastic_core::exit::ExitReason;
+use elastic_core::launch::{Filesystems, Summary, export_archive, prepare};
+use std::io::Read;
+use wasi_impl::{Errno, Services};
+
+#[derive(Default)]
+struct Fake {
+    stdout: Vec<u8>,
+    stdin: Vec<u8>,
+}
+
+impl Services for Fake {
+    fn monotonic_now(&mut self) -> u64 {
+        1
+    }
+    fn monotonic_resolution(&self) -> u64 {
+        1
+    }
+    fn wall_now(&mut self) -> u64 {
+        1_700_000_000_000_000_000
+    }
+    fn wall_resolution(&self) -> u64 {
+        1
+    }
+    fn random(&mut self, buf: &mut [u8]) {
+        buf.fill(4);
+    }
+    fn stdout(&mut self, bytes: &[u8]) {
+        self.stdout.extend_from_slice(bytes);
+    }
+    fn stderr(&mut self, _: &[u8]) {}
+    fn read_stdin(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let n = buf.len().min(self.stdin.len());
+        buf[..n].copy_from_slice(&self.stdin[..n]);
+        self.stdin.drain(..n);
+        Ok(n)
+    }
+    fn sleep_until(&mut self, _: u64) {}
+}
+
+/// Echoes stdin to stdout, then exits with the code in its first data byte... kept simple:
+/// copies up to 64 stdin bytes to stdout and exits with `code`.
+fn echo_guest(code: i32) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+          (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+          (memory (export "memory") 1)
+          (func (export "_start")
+            (i32.store (i32.const 0) (i32.const 100))
+            (i32.store (i32.const 4) (i32.const 64))
+            (drop (call $read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+            (i32.store (i32.const 4) (i32.load (i32.const 8)))
+            (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+            (call $exit (i32.const {code}))))"#
+    ))
+    .expect("valid wat")
+}
+
+fn trap_guest() -> Vec<u8> {
+    wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "_start") unreachable))"#)
+        .expect("valid wat")
+}
+
+fn bundle_bytes() -> Vec<u8> {
+    let mut first = Guest::new("first", "guests/echo0.wasm");
+    first.stdin = Some("input.txt".into());
+    first.preopens.push(Preopen {
+        guest_path: "/data".into(),
+        bundle_dir: "dirs/first/0".into(),
+        readonly: false,
+    });
+    let second = Guest::new("second", "guests/trap.wasm");
+    let mut third = Guest::new("third", "guests/echo3.wasm");
+    third.stdin = Some("input.txt".into());
+    let manifest = Manifest {
+        guests: vec![first, second, third],
+        shared_ramfs: false,
+        exports: vec![Export { guest: "first".into(), path: "/data".into() }],
+        files: vec![],
+    };
+    BundleBuilder::new(manifest)
+        .add_file("guests/echo0.wasm", echo_guest(0))
+        .add_file("guests/echo3.wasm", echo_guest(3))
+        .add_file("guests/trap.wasm", trap_guest())
+        .add_file("input.txt", b"piped input".to_vec())
+        .add_file("dirs/first/0/notes.txt", b"baked file".to_vec())
+        .add_file("dirs/first/0/sub/deep.txt", b"deeper".to_vec())
+        .build()
+        .expect("bundle builds")
+}
+
+fn now() -> u64 {
+    42
+}
+
+#[test]
+fn guests_run_in_order_with_stdin_preopens_and_summaries() {
+    let bytes = bundle_bytes();
+    let bundle = Bundle::parse(&bytes).expect("verified bundle");
+    let mut filesystems = Filesystems::new(&bundle, now);
+    let mut summaries = Vec::new();
+    let mut outputs = Vec::new();
+    for guest in bundle.guests() {
+        let fs = filesystems.of(guest);
+        let prepared = prepare(&bundle, guest, &fs).expect("prepared");
+        assert_eq!(prepared.config.args[0], guest.name);
+        let mut services = Fake { stdin: prepared.stdin.to_vec(), ..Fake::default() };
+        let report = wasi_impl::run(prepared.wasm, prepared.config, &mut services);
+        outputs.push(services.stdout);
+        summaries.push(Summary { name: guest.name.clone(), report, elapsed_ns: 1_500_000 });
+    }
+    assert_eq!(outputs[0], b"piped input");
+    assert_eq!(outputs[2], b"piped input");
+    assert!(summaries[0].succeeded());
+    assert!(summaries[0].line().starts_with("guest first: exit 0, 1.500 ms, fuel "), "{}", summaries[0].line());
+    assert!(summaries[1].line().contains("trap Unreachable"), "{}", summaries[1].line());
+    assert_eq!(summaries[2].exit_reason(), ExitReason::GuestExit(3));
+    // The first failure decides: the trap of the second guest.
+    assert_eq!(elastic_core::launch::exit_reason(&summaries), ExitReason::GuestTrap);
+    assert_eq!(elastic_core::launch::exit_reason(&summaries[..1]), ExitReason::Success);
+
+    // The export holds the baked directory as the guest saw it.
+    let (tar, problems) = export_archive(&bundle, &filesystems);
+    assert!(problems.is_empty(), "{problems:?}");
+    let mut archive = tar::Archive::new(&tar[..]);
+    let mut files = Vec::new();
+    for e in archive.entries().expect("tar") {
+        let mut e = e.expect("entry");
+        let path = e.path().expect("path").to_string_lossy().into_owned();
+        let mut data = String::new();
+        e.read_to_string(&mut data).expect("utf8");
+        files.push((path, data));
+    }
+    assert!(files.contains(&("data/notes.txt".into(), "baked file".into())), "{files:?}");
+    assert!(files.contains(&("data/sub/deep.txt".into(), "deeper".into())), "{files:?}");
+}
+
+#[test]
+fn a_quota_too_small_for_the_baked_files_is_a_launch_error() {
+    let mut g = Guest::new("tiny", "g.wasm");
+    g.limits.ramfs_quota_bytes = 10;
+    g.preopens.push(Preopen { guest_path: "/d".into(), bundle_dir: "d".into(), readonly: true });
+    let manifest = Manifest { guests: vec![g], ..Manifest::default() };
+    let bytes = BundleBuilder::new(manifest)
+        .add_file("g.wasm", trap_guest())
+        .add_file("d/big.bin", vec![0u8; 4096])
+        .build()
+        .expect("bundle");
+    let bundle = Bundle::parse(&bytes).expect("bundle");
+    let mut fss = Filesystems::new(&bundle, now);
+    let guest = &bundle.guests()[0];
+    let err = prepare(&bundle, guest, &fss.of(guest)).expect_err("quota exceeded");
+    assert!(err.to_string().contains("guest tiny: cannot create"), "{err}");
+}

@@ -1,0 +1,226 @@
+//! Running the baked guests: find and verify the bundle, give each guest its ramfs and
+//! configuration (`elastic_core::launch`), run it with `wasi_impl` on the kernel's services,
+//! print a summary line per guest, stream the exports, and return the image's exit reason.
+
+use crate::entropy::HardwareEntropy;
+use crate::platform::{self, apic, console, fw_cfg as fw_port, rom};
+use crate::{clock, platform::cpu};
+use alloc::format;
+use alloc::vec::Vec;
+use elastic_bundle::{Bundle, OutputMode};
+use elastic_core::exit::ExitReason;
+use elastic_core::fw_cfg::FwCfg;
+use elastic_core::image::{Descriptor, EXTERNAL_BUNDLE_FW_CFG, Location};
+use elastic_core::launch::{self, Filesystems, Summary};
+use elastic_crypto::SecureRandom;
+use log::{error, info, warn};
+use wasi_impl::{Errno, Services};
+
+/// The platform services one guest runs on.
+struct KernelServices<'a> {
+    name: &'a str,
+    output: OutputMode,
+    line_start: bool,
+    stdin: &'a [u8],
+    rng: &'a mut SecureRandom<HardwareEntropy>,
+}
+
+impl KernelServices<'_> {
+    fn emit(&mut self, bytes: &[u8]) {
+        match self.output {
+            OutputMode::Raw => console::write_bytes(bytes),
+            OutputMode::Prefixed => {
+                for line in bytes.split_inclusive(|&b| b == b'\n') {
+                    if self.line_start {
+                        console::write_bytes(format!("[{}] ", self.name).as_bytes());
+                    }
+                    console::write_bytes(line);
+                    self.line_start = line.ends_with(b"\n");
+                }
+            }
+        }
+    }
+}
+
+impl Services for KernelServices<'_> {
+    fn monotonic_now(&mut self) -> u64 {
+        clock::monotonic_ns()
+    }
+    fn monotonic_resolution(&self) -> u64 {
+        1
+    }
+    fn wall_now(&mut self) -> u64 {
+        clock::wall_ns()
+    }
+    fn wall_resolution(&self) -> u64 {
+        1
+    }
+    fn random(&mut self, buf: &mut [u8]) {
+        if let Err(e) = self.rng.fill(buf) {
+            // Handing out predictable bytes would be worse than stopping.
+            error!("random_get: the entropy source failed ({e:?}); stopping");
+            platform::exit(ExitReason::PlatformData);
+        }
+    }
+    fn stdout(&mut self, bytes: &[u8]) {
+        self.emit(bytes);
+    }
+    fn stderr(&mut self, bytes: &[u8]) {
+        self.emit(bytes);
+    }
+    fn read_stdin(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let n = buf.len().min(self.stdin.len());
+        buf[..n].copy_from_slice(&self.stdin[..n]);
+        self.stdin = &self.stdin[n..];
+        Ok(n)
+    }
+    fn sleep_until(&mut self, deadline_ns: u64) {
+        apic::sleep_until_tsc(clock::tsc_at(deadline_ns));
+    }
+}
+
+/// Reads an external bundle from fw_cfg into memory.
+fn read_external(len: u64) -> Result<Vec<u8>, &'static str> {
+    let mut fw = FwCfg::probe(fw_port::PortTransport).map_err(|_| "no fw_cfg device")?;
+    let file = fw
+        .find(EXTERNAL_BUNDLE_FW_CFG)
+        .map_err(|_| "fw_cfg directory unreadable")?
+        .ok_or("the image expects an external bundle but fw_cfg has no opt/elastic/bundle")?;
+    if u64::from(file.size) < len {
+        return Err("the fw_cfg bundle is shorter than the descriptor says");
+    }
+    let len = usize::try_from(len).map_err(|_| "bundle too large")?;
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(len).map_err(|_| "not enough memory for the bundle")?;
+    buf.resize(len, 0);
+    if fw.has_dma() {
+        fw_port::dma_read(file.select, &mut buf).map_err(|_| "fw_cfg DMA error")?;
+    } else {
+        use elastic_core::fw_cfg::Transport;
+        fw.stream(file).read(&mut buf);
+    }
+    Ok(buf)
+}
+
+fn refuse(what: core::fmt::Arguments<'_>) -> ! {
+    error!("bundle refused: {what}");
+    platform::exit(ExitReason::BundleInvalid)
+}
+
+/// Runs every guest of the image's bundle and exits with the image's exit code.
+pub fn run(descriptor: Option<Descriptor>) -> ! {
+    let Some(descriptor) = descriptor else {
+        info!("no guests are baked into this image");
+        platform::exit(ExitReason::Success)
+    };
+    let external;
+    let bytes: &[u8] = match descriptor.location {
+        Location::Embedded { .. } => {
+            let range = descriptor.embedded_range().unwrap_or(elastic_core::memory_map::Range {
+                start: 0,
+                end: 0,
+            });
+            match rom::slice(range) {
+                Some(b) => b,
+                None => refuse(format_args!("embedded bundle outside the image")),
+            }
+        }
+        Location::External => {
+            external = match read_external(descriptor.len) {
+                Ok(b) => b,
+                Err(e) => refuse(format_args!("{e}")),
+            };
+            &external
+        }
+    };
+    let bundle = match Bundle::parse_pinned(bytes, &descriptor.digest) {
+        Ok(b) => b,
+        Err(e) => refuse(format_args!("{e}")),
+    };
+    info!(
+        "bundle: {} guest(s), {} file(s), {} bytes, {}, digest {}",
+        bundle.guests().len(),
+        bundle.manifest().files.len(),
+        bytes.len(),
+        match descriptor.location {
+            Location::Embedded { .. } => "embedded",
+            Location::External => "external (fw_cfg), digest checked",
+        },
+        hex(&bundle.digest())
+    );
+
+    if !HardwareEntropy::available() {
+        error!("no RDSEED/RDRAND: guests cannot get secure randomness; use a CPU model with them");
+        platform::exit(ExitReason::PlatformData);
+    }
+    let mut rng = match SecureRandom::new(HardwareEntropy::default(), b"elastic random_get") {
+        Ok(r) => r,
+        Err(e) => {
+            error!("CTR_DRBG could not be seeded: {e:?}");
+            platform::exit(ExitReason::PlatformData);
+        }
+    };
+
+    let mut filesystems = Filesystems::new(&bundle, clock::wall_ns);
+    let mut summaries = Vec::new();
+    for guest in bundle.guests() {
+        let fs = filesystems.of(guest);
+        let prepared = match launch::prepare(&bundle, guest, &fs) {
+            Ok(p) => p,
+            Err(e) => {
+                error!("{e}");
+                platform::exit(ExitReason::GuestTrap);
+            }
+        };
+        let first_instruction = cpu::rdtsc();
+        if summaries.is_empty() {
+            info!("first guest starts {} us after reset", clock::ns_at(first_instruction) / 1000);
+        }
+        let start = clock::monotonic_ns();
+        let mut services = KernelServices {
+            name: &guest.name,
+            output: prepared.output,
+            line_start: true,
+            stdin: prepared.stdin,
+            rng: &mut rng,
+        };
+        let report = wasi_impl::run(prepared.wasm, prepared.config, &mut services);
+        let summary =
+            Summary { name: guest.name.clone(), report, elapsed_ns: clock::monotonic_ns() - start };
+        info!("{}", summary.line());
+        summaries.push(summary);
+    }
+    if !bundle.exports().is_empty() {
+        export(&bundle, &filesystems);
+    }
+    platform::exit(launch::exit_reason(&summaries))
+}
+
+/// Streams the export archive on COM2 with the framing of docs/image.md.
+fn export(bundle: &Bundle<'_>, filesystems: &Filesystems) {
+    let (tar, problems) = launch::export_archive(bundle, filesystems);
+    for p in &problems {
+        warn!("{p}");
+    }
+    let digest = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&tar)
+    };
+    let begin = format!("ELASTIC-EXPORT-BEGIN {}\n", tar.len());
+    let end = format!("ELASTIC-EXPORT-END {}\n", hex(&digest));
+    if console::write_export(begin.as_bytes()) {
+        console::write_export(&tar);
+        console::write_export(end.as_bytes());
+        info!("export: {} bytes of tar on COM2", tar.len());
+    } else {
+        warn!("export: no second serial port; exports dropped");
+    }
+}
+
+fn hex(bytes: &[u8]) -> alloc::string::String {
+    let mut s = alloc::string::String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
