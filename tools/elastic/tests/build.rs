@@ -113,6 +113,7 @@ fn read_image(image_path: &Path) -> (Vec<u8>, BundleLocation, Vec<u8>) {
     );
     assert!(img.len() <= 16 * MIB);
     let loc = image::read_descriptor(&img).unwrap().expect("descriptor");
+    kernel_agrees(&img, &loc);
     let bundle = match image::embedded_bundle(&img, &loc).unwrap() {
         Some(b) => b.to_vec(),
         None => {
@@ -125,9 +126,30 @@ fn read_image(image_path: &Path) -> (Vec<u8>, BundleLocation, Vec<u8>) {
     (img, loc, bundle)
 }
 
+/// Opens the bundle against the pinned digest, as the kernel does.
+/// The kernel's own descriptor parser (`elastic_core::image`) reads the same location.
+fn kernel_agrees(img: &[u8], loc: &BundleLocation) {
+    use elastic_core::image as k;
+    let at = image::descriptor_offset(img.len()).unwrap();
+    let slot: &[u8; image::DESCRIPTOR_LEN] =
+        img[at..at + image::DESCRIPTOR_LEN].try_into().unwrap();
+    let d = k::Descriptor::parse(slot)
+        .unwrap()
+        .expect("kernel sees a bundle");
+    assert_eq!(d.len, loc.len());
+    assert_eq!(&d.digest, loc.digest());
+    match (d.location, loc) {
+        (k::Location::Embedded { gpa }, BundleLocation::Embedded { gpa: g, .. }) => {
+            assert_eq!(gpa, *g)
+        }
+        (k::Location::External, BundleLocation::External { .. }) => {}
+        other => panic!("kernel and host disagree: {other:?}"),
+    }
+}
+
 fn parse<'a>(bundle: &'a [u8], loc: &BundleLocation) -> Bundle<'a> {
-    let b = Bundle::parse(bundle).unwrap();
-    assert_eq!(&b.digest(), loc.digest(), "bundle digest != pinned digest");
+    let b = Bundle::parse_pinned(bundle, loc.digest()).unwrap();
+    assert_eq!(&b.digest(), loc.digest());
     b
 }
 
