@@ -2,6 +2,7 @@
 //! parses the command line and dispatches.
 
 mod attest;
+mod build;
 mod measure;
 mod run;
 mod verify;
@@ -30,6 +31,8 @@ enum Command {
     Measure(measure::Args),
     /// Verify an SEV-SNP attestation report and its certificate chain.
     Verify(verify::Args),
+    /// Bake WASI guests into a firmware image (from elastic.toml or --guest).
+    Build(build::BuildArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +40,6 @@ fn main() -> ExitCode {
         Command::Run(args) => run::main(args),
         Command::Measure(args) => measure::main(args),
         Command::Verify(args) => verify::main(args),
+        Command::Build(args) => build::main(args),
     }
 }
