@@ -118,6 +118,10 @@ def run(ns: argparse.Namespace) -> int:
         # The root cause is the last line ("Caused by: ..."), e.g. "Pointer out of bounds".
         lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
         cause = lines[-1] if lines else "error"
+        # anyhow numbers the causes ("1: Pointer out of bounds ..."); drop the number.
+        head, sep, rest = cause.partition(": ")
+        if sep and head.isdigit():
+            cause = rest
         print(f"wasmtime_run: error: {cause}", file=sys.stderr)
         return TRAP_EXIT
     except KeyError:

@@ -138,8 +138,9 @@ impl Checker {
         self.failed
     }
 
-    /// Prints the closing line and exits: 0 if every check passed, 1 otherwise.
-    pub fn finish(self) -> ! {
+    /// Prints the closing line (`== <guest>: all N checks ok` or
+    /// `== <guest>: F of N checks FAILED`) and returns whether every check passed.
+    pub fn summary(&self) -> bool {
         if self.failed == 0 {
             println!("== {}: all {} checks ok", self.guest, self.passed);
         } else {
@@ -151,7 +152,13 @@ impl Checker {
             );
         }
         let _ = std::io::stdout().flush();
-        std::process::exit(if self.failed == 0 { 0 } else { 1 })
+        self.failed == 0
+    }
+
+    /// Prints the closing line and exits: 0 if every check passed, 1 otherwise.
+    pub fn finish(self) -> ! {
+        let good = self.summary();
+        std::process::exit(if good { 0 } else { 1 })
     }
 }
 

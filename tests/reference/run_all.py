@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Runs every guest listed in guests.json under the reference runtime (wasmtime_run.py)
+and checks its exit status, trap/error line and, for deterministic guests, its stdout
+against expected/<name>[-<args>].stdout. Prints one line per guest and a closing
+`N passed, M failed` line; exits 1 if anything failed.
+
+    run_all.py [--guests DIR] [--update] [NAME...]
+
+--update rewrites the golden stdout files from this run (after checking exit/trap).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from typing import Dict, List
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def golden_name(g: Dict) -> str:
+    """Golden file stem: the guest name, plus its arguments when the same guest is listed twice."""
+    if g["name"] == "exit-code":
+        return f"exit-code-{'-'.join(g['args'])}"
+    return g["name"]
+
+
+def command(g: Dict, guests: str, dirs: List[str]) -> List[str]:
+    """wasmtime_run.py command line for one manifest entry."""
+    cmd = [sys.executable, os.path.join(HERE, "wasmtime_run.py")]
+    for host, guest in zip(dirs, g["dirs"]):
+        cmd += ["--dir", f"{host}::{guest}"]
+    for k, v in g["env"].items():
+        cmd += ["--env", f"{k}={v}"]
+    if "fuel" in g:
+        cmd += ["--fuel", str(g["fuel"])]
+    if "max_memory" in g:
+        cmd += ["--max-memory", str(g["max_memory"])]
+    cmd.append(os.path.join(guests, g["name"] + ".wasm"))
+    return cmd + g["args"]
+
+
+def run_one(g: Dict, guests: str, update: bool) -> List[str]:
+    """Runs one entry; returns the list of problems (empty = pass)."""
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="elastic-ref-") as tmp:
+        dirs = []
+        for i, _ in enumerate(g["dirs"]):
+            d = os.path.join(tmp, f"dir{i}")
+            os.mkdir(d)
+            dirs.append(d)
+        p = subprocess.run(command(g, guests, dirs), capture_output=True, timeout=120,
+                           stdin=subprocess.DEVNULL)
+        leftovers = [n for d in dirs for n in os.listdir(d)]
+    if p.returncode != g["exit"]:
+        problems.append(f"exit {p.returncode}, expected {g['exit']}")
+    err = p.stderr.decode(errors="replace")
+    if "trap" in g and f"wasmtime_run: trap: {g['trap']}\n" != err:
+        problems.append(f"stderr {err!r}, expected trap {g['trap']}")
+    if "error" in g and f"wasmtime_run: error: {g['error']}\n" != err:
+        problems.append(f"stderr {err!r}, expected error {g['error']!r}")
+    if "trap" not in g and "error" not in g and err:
+        problems.append(f"unexpected stderr {err!r}")
+    if leftovers:
+        problems.append(f"left files in its preopened directory: {sorted(leftovers)}")
+    out = p.stdout.decode(errors="replace")
+    for line in out.splitlines():
+        if line.startswith("FAIL"):
+            problems.append(line)
+    if g.get("golden"):
+        path = os.path.join(HERE, "expected", golden_name(g) + ".stdout")
+        if update and not problems:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(p.stdout)
+        elif not os.path.exists(path):
+            problems.append(f"no golden file {os.path.relpath(path, ROOT)} (run with --update)")
+        else:
+            with open(path, "rb") as f:
+                if f.read() != p.stdout:
+                    problems.append(f"stdout differs from {os.path.relpath(path, ROOT)}")
+    return problems
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--guests", default=os.path.join(ROOT, "target", "guests"))
+    ap.add_argument("--update", action="store_true")
+    ap.add_argument("names", nargs="*")
+    ns = ap.parse_args()
+    with open(os.path.join(HERE, "guests.json"), encoding="utf-8") as f:
+        manifest = json.load(f)["guests"]
+    passed = failed = 0
+    for g in manifest:
+        if ns.names and g["name"] not in ns.names:
+            continue
+        label = golden_name(g)
+        problems = run_one(g, ns.guests, ns.update)
+        if problems:
+            failed += 1
+            print(f"FAIL {label}")
+            for pr in problems:
+                print(f"    {pr}")
+        else:
+            passed += 1
+            print(f"ok   {label}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
