@@ -41,6 +41,8 @@ def command(g: Dict, guests: str, dirs: List[str]) -> List[str]:
         cmd += ["--env", f"{k}={v}"]
     if "fuel" in g:
         cmd += ["--fuel", str(g["fuel"])]
+    if "stdin" in g:
+        cmd += ["--stdin", os.path.join(HERE, g["stdin"])]
     if "max_memory" in g:
         cmd += ["--max-memory", str(g["max_memory"])]
     cmd.append(os.path.join(guests, g["name"] + ".wasm"))
@@ -77,7 +79,9 @@ def run_one(g: Dict, guests: str, update: bool) -> List[str]:
         problems.append(f"stderr {err!r}, expected trap {g['trap']}")
     if "error" in g and f"wasmtime_run: error: {g['error']}\n" != err:
         problems.append(f"stderr {err!r}, expected error {g['error']!r}")
-    if "trap" not in g and "error" not in g and err:
+    if "stderr" in g and err != g["stderr"]:
+        problems.append(f"stderr {err!r}, expected {g['stderr']!r}")
+    if "trap" not in g and "error" not in g and "stderr" not in g and err:
         problems.append(f"unexpected stderr {err!r}")
     if leftovers:
         problems.append(f"left files in its preopened directory: {sorted(leftovers)}")

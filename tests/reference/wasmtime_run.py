@@ -68,13 +68,13 @@ def build_wasi(ns: argparse.Namespace) -> wasmtime.WasiConfig:
             raise SystemExit(f"wasmtime_run: --dir host path is not a directory: {host}")
         wasi.preopen_dir(host, guest)
     if ns.stdin is not None:
-        wasi.stdin_file(ns.stdin)
+        wasi.stdin_file = ns.stdin
     if ns.stdout is not None:
-        wasi.stdout_file(ns.stdout)
+        wasi.stdout_file = ns.stdout
     else:
         wasi.inherit_stdout()
     if ns.stderr is not None:
-        wasi.stderr_file(ns.stderr)
+        wasi.stderr_file = ns.stderr
     else:
         wasi.inherit_stderr()
     return wasi

@@ -1,5 +1,5 @@
 //! `hello`: prints a greeting, its arguments (argv[1..]) and its environment (sorted),
-//! then exits 0. An argument `exit=N` makes it exit with status N instead.
+//! writes one line to stderr, then exits 0. An argument `exit=N` makes it exit with status N instead.
 
 fn main() {
     println!("hello from a wasm32-wasip1 guest");
@@ -20,6 +20,7 @@ fn main() {
         .filter_map(|n| n.parse::<i32>().ok())
         .next_back()
         .unwrap_or(0);
+    eprintln!("hello: this line goes to stderr");
     println!("exiting with {code}");
     std::process::exit(code);
 }

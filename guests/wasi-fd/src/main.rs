@@ -801,6 +801,139 @@ fn renumber(c: &mut Checker, s: Fd) {
     let _ = sys::fd_close(b);
 }
 
+/// Less common paths: stream-only descriptors, flags wasmtime refuses, operations that
+/// only make sense on files attempted on a directory, and offsets/sizes that overflow.
+fn edge_cases(c: &mut Checker, s: Fd) {
+    // The standard streams are not seekable and are one-directional.
+    c.err(
+        "fd_seek",
+        "stdout",
+        sys::fd_seek(1, 0, WHENCE_CUR),
+        ERRNO_SPIPE,
+    );
+    c.err("fd_tell", "stdout", sys::fd_tell(1), ERRNO_SPIPE);
+    c.err(
+        "fd_pread",
+        "stdin",
+        sys::fd_pread(0, &mut [0u8; 4], 0),
+        ERRNO_SPIPE,
+    );
+    c.err(
+        "fd_pwrite",
+        "stdout",
+        sys::fd_pwrite(1, b"", 0),
+        ERRNO_SPIPE,
+    );
+    c.err(
+        "fd_write",
+        "stdin",
+        sys::fd_write_vec(0, &[b"x"]),
+        ERRNO_BADF,
+    );
+    c.err(
+        "fd_read",
+        "stdout",
+        sys::fd_read_vec(1, &mut [&mut [0u8; 4]]),
+        ERRNO_BADF,
+    );
+    c.err(
+        "fd_fdstat_set_flags",
+        "APPEND on stdout",
+        sys::fd_fdstat_set_flags(1, FDFLAGS_APPEND),
+        ERRNO_BADF,
+    );
+
+    let d = sys::path_open(s, 0, DIR, OFLAGS_DIRECTORY, DIR_RIGHTS, ALL_RIGHTS, 0);
+    if let Some(d) = c.ok("path_open", "scratch directory for edge cases", d) {
+        c.err(
+            "fd_advise",
+            "on a directory",
+            sys::fd_advise(d, 0, 0, ADVICE_NORMAL),
+            ERRNO_BADF,
+        );
+        c.err(
+            "fd_allocate",
+            "on a directory",
+            sys::fd_allocate(d, 0, 1),
+            ERRNO_BADF,
+        );
+        c.err(
+            "fd_datasync",
+            "on a directory",
+            sys::fd_datasync(d),
+            ERRNO_BADF,
+        );
+        c.err("fd_tell", "on a directory", sys::fd_tell(d), ERRNO_BADF);
+        c.err(
+            "fd_fdstat_set_flags",
+            "APPEND on a directory",
+            sys::fd_fdstat_set_flags(d, FDFLAGS_APPEND),
+            ERRNO_BADF,
+        );
+        let mut buf = [0u8; 64];
+        c.eq(
+            "fd_readdir",
+            "cookie far past the end returns 0 bytes",
+            sys::fd_readdir(d, &mut buf, 1 << 40),
+            Ok(0),
+        );
+        let _ = sys::fd_close(d);
+    }
+
+    let f = open(s, "edge.bin", OFLAGS_CREAT | OFLAGS_TRUNC, ALL_RIGHTS, 0);
+    let Some(f) = c.ok("path_open", "file for edge cases", f) else {
+        return;
+    };
+    c.ok(
+        "fd_fdstat_set_flags",
+        "NONBLOCK on a file",
+        sys::fd_fdstat_set_flags(f, FDFLAGS_NONBLOCK),
+    );
+    c.eq(
+        "fd_fdstat_get",
+        "NONBLOCK is reported",
+        sys::fd_fdstat_get(f).map(|st| st.fs_flags),
+        Ok(FDFLAGS_NONBLOCK),
+    );
+    for (flag, name) in [
+        (FDFLAGS_SYNC, "SYNC"),
+        (FDFLAGS_DSYNC, "DSYNC"),
+        (FDFLAGS_RSYNC, "RSYNC"),
+    ] {
+        c.err(
+            "fd_fdstat_set_flags",
+            &format!("{name} (not changeable)"),
+            sys::fd_fdstat_set_flags(f, flag),
+            ERRNO_INVAL,
+        );
+    }
+    c.err(
+        "fd_filestat_set_size",
+        "size 2^64-1",
+        sys::fd_filestat_set_size(f, u64::MAX),
+        ERRNO_INVAL,
+    );
+    c.err(
+        "fd_pwrite",
+        "offset 2^64-2",
+        sys::fd_pwrite(f, b"x", u64::MAX - 1),
+        ERRNO_INVAL,
+    );
+    c.eq(
+        "fd_filestat_get",
+        "failed calls left the file empty",
+        sys::fd_filestat_get(f).map(|st| st.size),
+        Ok(0),
+    );
+    c.eq(
+        "fd_seek",
+        "to 2^63-1 is allowed",
+        sys::fd_seek(f, i64::MAX, WHENCE_SET),
+        Ok(i64::MAX as u64),
+    );
+    let _ = sys::fd_close(f);
+}
+
 fn main() {
     let mut c = Checker::new("wasi-fd");
     let s = scratch(&mut c, DIR);
@@ -810,6 +943,7 @@ fn main() {
     flags_and_rights(&mut c, s);
     directory(&mut c, s);
     renumber(&mut c, s);
+    edge_cases(&mut c, s);
     cleanup(&mut c, DIR);
     c.finish();
 }

@@ -874,6 +874,101 @@ fn quota(c: &mut Checker, s: Fd) {
     let _ = sys::path_unlink_file(s, &p("after"));
 }
 
+/// Path-syntax edge cases: empty paths, NUL bytes, trailing slashes, `.` as a target,
+/// operations onto themselves, and fdflags wasmtime refuses at open.
+fn edge_paths(c: &mut Checker, s: Fd) {
+    let _ = make_file(s, "e.txt", b"e");
+    c.err(
+        "path_open",
+        "empty path",
+        sys::path_open(s, 0, "", 0, RIGHTS_FD_READ, 0, 0),
+        ERRNO_NOENT,
+    );
+    c.err(
+        "path_filestat_get",
+        "empty path",
+        sys::path_filestat_get(s, 0, ""),
+        ERRNO_NOENT,
+    );
+    c.err(
+        "path_symlink",
+        "empty target",
+        sys::path_symlink("", s, &p("empty-link")),
+        ERRNO_NOENT,
+    );
+    c.err(
+        "path_open",
+        "path containing a NUL byte",
+        sys::path_open(s, 0, &p("e.txt\0x"), 0, RIGHTS_FD_READ, 0, 0),
+        ERRNO_INVAL,
+    );
+    c.err(
+        "path_unlink_file",
+        "file with a trailing slash",
+        sys::path_unlink_file(s, &p("e.txt/")),
+        ERRNO_NOTDIR,
+    );
+    c.ok(
+        "path_create_directory",
+        "trailing slash",
+        sys::path_create_directory(s, &p("slash/")),
+    );
+    c.eq(
+        "path_filestat_get",
+        "directory made with a trailing slash",
+        sys::path_filestat_get(s, 0, &p("slash")).map(|st| st.filetype),
+        Ok(FILETYPE_DIRECTORY),
+    );
+    c.ok(
+        "path_remove_directory",
+        "directory made with a trailing slash",
+        sys::path_remove_directory(s, &p("slash")),
+    );
+    c.err(
+        "path_remove_directory",
+        ".",
+        sys::path_remove_directory(s, "."),
+        ERRNO_INVAL,
+    );
+    c.err(
+        "path_filestat_set_times",
+        "MTIM with MTIM_NOW",
+        sys::path_filestat_set_times(s, 0, &p("e.txt"), 1, 1, FSTFLAGS_MTIM | FSTFLAGS_MTIM_NOW),
+        ERRNO_INVAL,
+    );
+    c.err(
+        "path_link",
+        "onto itself",
+        sys::path_link(s, 0, &p("e.txt"), s, &p("e.txt")),
+        ERRNO_EXIST,
+    );
+    c.ok(
+        "path_rename",
+        "onto itself",
+        sys::path_rename(s, &p("e.txt"), s, &p("e.txt")),
+    );
+    c.eq(
+        "path_rename",
+        "file survives renaming onto itself",
+        read_file(s, "e.txt"),
+        Ok(b"e".to_vec()),
+    );
+    c.err(
+        "path_open",
+        "SYNC fdflag (unsupported)",
+        sys::path_open(s, 0, &p("e.txt"), 0, ALL_RIGHTS, 0, FDFLAGS_SYNC),
+        ERRNO_NOTSUP,
+    );
+    if let Some(f) = c.ok(
+        "path_open",
+        "NONBLOCK fdflag",
+        sys::path_open(s, 0, &p("e.txt"), 0, ALL_RIGHTS, 0, FDFLAGS_NONBLOCK),
+    ) {
+        let _ = sys::fd_close(f);
+    }
+    let _ = sys::path_unlink_file(s, &p("e.txt"));
+}
+
 fn main() {
     let mut c = Checker::new("wasi-path");
     let s = scratch(&mut c, DIR);
@@ -882,6 +977,7 @@ fn main() {
     stat_and_times(&mut c, s);
     links(&mut c, s);
     renames(&mut c, s);
+    edge_paths(&mut c, s);
     quota(&mut c, s);
     cleanup(&mut c, DIR);
     c.finish();
