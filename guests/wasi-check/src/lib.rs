@@ -283,6 +283,7 @@ pub struct DirEntry {
 }
 
 /// Reads every entry of directory `fd` (fd_readdir, growing cookies), sorted by name.
+/// Fails with `EOVERFLOW` if the runtime's answers never reach the end of the directory.
 ///
 /// The sort makes the listing order-independent; `.` and `..` are included if the
 /// runtime returns them (the caller decides what to do with them).
@@ -290,9 +291,11 @@ pub fn read_dir(fd: Fd) -> Result<Vec<DirEntry>, Errno> {
     let mut out = Vec::new();
     let mut cookie = 0u64;
     let mut buf = vec![0u8; 256];
-    loop {
+    // Bounded so that a runtime returning bogus lengths or cookies cannot hang the guest.
+    for _ in 0..10_000 {
         // SAFETY: `buf` is writable for its full length.
         let n = unsafe { wasi::fd_readdir(fd, buf.as_mut_ptr(), buf.len(), cookie) }?;
+        let n = n.min(buf.len()); // never trust a length beyond the buffer
         let mut off = 0usize;
         let mut progressed = false;
         while off + 24 <= n {
@@ -314,14 +317,17 @@ pub fn read_dir(fd: Fd) -> Result<Vec<DirEntry>, Errno> {
             off += 24 + namlen;
         }
         if n < buf.len() {
-            break; // buffer not filled: end of directory
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+            return Ok(out); // buffer not filled: end of directory
         }
         if !progressed {
+            if buf.len() >= 1 << 16 {
+                return Err(wasi::ERRNO_OVERFLOW); // an entry longer than 64 KiB
+            }
             buf.resize(buf.len() * 2, 0); // one entry larger than the buffer
         }
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    Err(wasi::ERRNO_OVERFLOW) // more than 10000 reads: the cookies do not advance
 }
 
 /// Safe wrappers for the preview1 calls whose arguments are scalars, strings or slices.

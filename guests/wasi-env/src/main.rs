@@ -55,10 +55,12 @@ fn check_args(chk: &mut Checker) {
             chk.check(
                 "args_get",
                 "argv[0] is present",
-                !args[0].is_empty(),
+                args.first().is_some_and(|a| !a.is_empty()),
                 "empty argv[0]",
             );
-            let got: Vec<String> = args[1..]
+            let got: Vec<String> = args
+                .get(1..)
+                .unwrap_or_default()
                 .iter()
                 .map(|a| String::from_utf8_lossy(a).into_owned())
                 .collect();

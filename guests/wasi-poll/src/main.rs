@@ -54,13 +54,22 @@ fn fd_sub(userdata: u64, kind: Eventtype, fd: Fd) -> Subscription {
 
 /// Calls poll_oneoff and returns the events it produced.
 fn poll(subs: &[Subscription]) -> Result<Vec<Event>, Errno> {
-    let mut events: Vec<Event> = Vec::with_capacity(subs.len().max(1));
-    // SAFETY: `subs` is readable for its length and `events` has room for as many events
-    // as there are subscriptions; only the returned count is made visible.
+    let blank = EventFdReadwrite {
+        nbytes: 0,
+        flags: 0,
+    };
+    let mut events: Vec<Event> = (0..subs.len().max(1))
+        .map(|_| Event {
+            userdata: 0,
+            error: ERRNO_SUCCESS,
+            type_: EVENTTYPE_CLOCK,
+            fd_readwrite: blank,
+        })
+        .collect();
+    // SAFETY: `subs` is readable for its length and `events` holds at least as many
+    // initialised events as there are subscriptions, which is all the runtime may write.
     let n = unsafe { wasi::poll_oneoff(subs.as_ptr(), events.as_mut_ptr(), subs.len()) }?;
-    let n = n.min(subs.len());
-    // SAFETY: the runtime initialised the first `n` events (n <= capacity).
-    unsafe { events.set_len(n) };
+    events.truncate(n);
     Ok(events)
 }
 
