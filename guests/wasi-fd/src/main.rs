@@ -934,6 +934,130 @@ fn edge_cases(c: &mut Checker, s: Fd) {
     let _ = sys::fd_close(f);
 }
 
+/// Volume: a directory of 120 entries listed through a small buffer (many fd_readdir calls
+/// resumed by cookie), and a 1 MiB file written in odd-sized chunks and read back.
+fn volume(c: &mut Checker, s: Fd) {
+    let _ = sys::path_create_directory(s, &format!("{DIR}/many"));
+    let mut want = Vec::new();
+    let mut made = 0;
+    for i in 0..120 {
+        // Names of varying length so entries straddle buffer boundaries differently.
+        let name = format!("f{i:03}{}", "x".repeat(i % 7));
+        if let Ok(f) = open(
+            s,
+            &format!("many/{name}"),
+            OFLAGS_CREAT | OFLAGS_EXCL,
+            ALL_RIGHTS,
+            0,
+        ) {
+            made += 1;
+            let _ = sys::fd_close(f);
+        }
+        want.push(name);
+    }
+    c.eq("path_open", "created 120 files in one directory", made, 120);
+    want.sort();
+    let d = sys::path_open(
+        s,
+        0,
+        &format!("{DIR}/many"),
+        OFLAGS_DIRECTORY,
+        DIR_RIGHTS,
+        0,
+        0,
+    );
+    if let Some(d) = c.ok("path_open", "directory of 120 files", d) {
+        let names: Result<Vec<String>, Errno> = read_dir(d).map(|v| {
+            v.into_iter()
+                .map(|e| e.name)
+                .filter(|n| n != "." && n != "..")
+                .collect()
+        });
+        c.eq(
+            "fd_readdir",
+            "120 entries through a 256-byte buffer",
+            names,
+            Ok(want.clone()),
+        );
+        let mut one = vec![0u8; 24 + 10];
+        let mut cookie = 0u64;
+        let mut count = 0;
+        for _ in 0..200 {
+            match sys::fd_readdir(d, &mut one, cookie) {
+                Ok(n) if n >= 24 => {
+                    cookie = u64::from_le_bytes(one[..8].try_into().unwrap_or([0; 8]));
+                    count += 1;
+                }
+                _ => break,
+            }
+        }
+        c.eq(
+            "fd_readdir",
+            "one entry per call, 122 calls with . and ..",
+            count,
+            122,
+        );
+        let _ = sys::fd_close(d);
+    }
+    let removed = want
+        .iter()
+        .filter(|n| sys::path_unlink_file(s, &format!("{DIR}/many/{n}")).is_ok())
+        .count();
+    c.eq("path_unlink_file", "removed 120 files", removed, 120);
+    c.ok(
+        "path_remove_directory",
+        "emptied directory",
+        sys::path_remove_directory(s, &format!("{DIR}/many")),
+    );
+
+    let Ok(f) = open(s, "big.bin", OFLAGS_CREAT | OFLAGS_TRUNC, ALL_RIGHTS, 0) else {
+        c.fail("fd_write", "1 MiB file", "cannot create big.bin");
+        return;
+    };
+    let pattern = |i: usize| (i.wrapping_mul(2_654_435_761) >> 13) as u8;
+    let data: Vec<u8> = (0..1 << 20).map(pattern).collect();
+    let mut off = 0usize;
+    while off < data.len() {
+        let end = (off + 3001).min(data.len());
+        match sys::fd_write_vec(f, &[&data[off..end]]) {
+            Ok(n) if n > 0 => off += n,
+            _ => break,
+        }
+    }
+    c.eq("fd_write", "1 MiB in 3001-byte chunks", off, data.len());
+    c.eq(
+        "fd_filestat_get",
+        "size is 1 MiB",
+        sys::fd_filestat_get(f).map(|st| st.size),
+        Ok(1 << 20),
+    );
+    let mut back = vec![0u8; data.len()];
+    let mut got = 0usize;
+    while got < back.len() {
+        let end = (got + 65_537).min(back.len());
+        match sys::fd_pread(f, &mut back[got..end], got as u64) {
+            Ok(n) if n > 0 => got += n,
+            _ => break,
+        }
+    }
+    c.check(
+        "fd_pread",
+        "1 MiB reads back identical",
+        got == data.len() && back == data,
+        &format!("{got} bytes"),
+    );
+    let mut mid = [0u8; 5];
+    let at = 700_001usize;
+    c.eq(
+        "fd_pread",
+        "5 bytes at offset 700001",
+        sys::fd_pread(f, &mut mid, at as u64).map(|n| (n, mid.to_vec())),
+        Ok((5, data[at..at + 5].to_vec())),
+    );
+    let _ = sys::fd_close(f);
+    let _ = sys::path_unlink_file(s, &format!("{DIR}/big.bin"));
+}
+
 fn main() {
     let mut c = Checker::new("wasi-fd");
     let s = scratch(&mut c, DIR);
@@ -944,6 +1068,7 @@ fn main() {
     directory(&mut c, s);
     renumber(&mut c, s);
     edge_cases(&mut c, s);
+    volume(&mut c, s);
     cleanup(&mut c, DIR);
     c.finish();
 }
