@@ -66,8 +66,11 @@ def run_one(g: Dict, guests: str, update: bool) -> List[str]:
                 raise Skip(f"cannot mount a {g['quota_mib']} MiB tmpfs: {m.stderr.decode().strip()}")
             mounted = dirs[0]
         try:
-            p = subprocess.run(command(g, guests, dirs), capture_output=True, timeout=120,
-                               stdin=subprocess.DEVNULL)
+            try:
+                p = subprocess.run(command(g, guests, dirs), capture_output=True, timeout=120,
+                                   stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                return ["did not finish within 120 s"]
             leftovers = [n for d in dirs for n in os.listdir(d)]
         finally:
             if mounted:
