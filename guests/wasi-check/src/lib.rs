@@ -13,6 +13,7 @@
 use core::fmt::Debug;
 use std::io::Write;
 
+/// The raw preview1 bindings (wasi 0.11), re-exported so guests use the same version.
 pub use wasi;
 use wasi::{Errno, Fd};
 
@@ -227,40 +228,6 @@ pub fn cleanup(chk: &mut Checker, dir_name: &str) {
         r.is_ok(),
         &format!("{r:?}"),
     );
-}
-
-/// Writes all of `data` to `fd` with `fd_write`.
-pub fn write_all(fd: Fd, data: &[u8]) -> Result<usize, Errno> {
-    let iov = [wasi::Ciovec {
-        buf: data.as_ptr(),
-        buf_len: data.len(),
-    }];
-    // SAFETY: the iovec points at `data`, which outlives the call.
-    unsafe { wasi::fd_write(fd, &iov) }
-}
-
-/// Reads up to `max` bytes from `fd` with one `fd_read`.
-pub fn read_some(fd: Fd, max: usize) -> Result<Vec<u8>, Errno> {
-    let mut buf = vec![0u8; max];
-    let iov = [wasi::Iovec {
-        buf: buf.as_mut_ptr(),
-        buf_len: buf.len(),
-    }];
-    // SAFETY: the iovec points at `buf`, which outlives the call.
-    let n = unsafe { wasi::fd_read(fd, &iov) }?;
-    buf.truncate(n);
-    Ok(buf)
-}
-
-/// Opens `path` under `dir` with all rights (the runtime trims them to what applies).
-pub fn open(
-    dir: Fd,
-    path: &str,
-    oflags: wasi::Oflags,
-    fdflags: wasi::Fdflags,
-) -> Result<Fd, Errno> {
-    // SAFETY: plain WASI call with a valid string.
-    unsafe { wasi::path_open(dir, 0, path, oflags, ALL_RIGHTS, ALL_RIGHTS, fdflags) }
 }
 
 /// Every right defined by preview1 (bits 0..=29).
