@@ -12,7 +12,10 @@ fn main() {
         .unwrap_or(512);
     let total = mib << 20;
     let start = Instant::now();
-    let mut fs = Ramfs::new(Config::default(), Box::new(move || start.elapsed().as_nanos() as u64));
+    let mut fs = Ramfs::new(
+        Config::default(),
+        Box::new(move || start.elapsed().as_nanos() as u64),
+    );
     let root = fs.root();
     let f = fs
         .open(
