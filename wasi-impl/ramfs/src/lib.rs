@@ -1065,13 +1065,15 @@ impl Ramfs {
         }
         self.check_insert(dst.parent)?;
         self.writable(ino)?;
+        if self.inode(ino)?.nlink == u64::MAX {
+            return Err(Errno::Mlink);
+        }
         self.budget.charge(dirent_cost(&name))?;
         let now = self.now();
         let filetype = self.filetype(ino)?;
-        if let Ok(i) = self.inode_mut(ino) {
-            i.nlink += 1;
-            i.ctim = now;
-        }
+        let i = self.inode_mut(ino)?;
+        i.nlink = i.nlink.checked_add(1).ok_or(Errno::Mlink)?;
+        i.ctim = now;
         self.insert_entry(dst.parent, name, ino, filetype, now);
         Ok(())
     }
@@ -1400,5 +1402,74 @@ impl Ramfs {
             }
         }
         Ok(out)
+    }
+}
+
+impl Ramfs {
+    /// Consistency self-check for tests and debugging: verifies the byte and inode
+    /// accounting, link counts, parent pointers and the two directory indexes against each
+    /// other. Returns a description of the first inconsistency found.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        use alloc::format;
+        let mut bytes: u64 = 0;
+        let mut links: BTreeMap<Ino, u64> = BTreeMap::new();
+        let mut subdirs: BTreeMap<Ino, u64> = BTreeMap::new();
+        for (&ino, i) in &self.inodes {
+            match &i.node {
+                Node::File(f) => bytes += f.stored_bytes(),
+                Node::Symlink(t) => bytes += t.len() as u64,
+                Node::Dir(d) => {
+                    if d.by_name.len() != d.by_seq.len() {
+                        return Err(format!("dir {ino}: index sizes differ"));
+                    }
+                    for (seq, e) in &d.by_seq {
+                        if d.by_name.get(&e.name) != Some(seq) || *seq >= d.next_seq {
+                            return Err(format!("dir {ino}: entry {} mis-indexed", e.name));
+                        }
+                        let Some(child) = self.inodes.get(&e.ino) else {
+                            return Err(format!("dir {ino}: entry {} dangles", e.name));
+                        };
+                        if child.node.filetype() != e.filetype {
+                            return Err(format!("dir {ino}: entry {} wrong type", e.name));
+                        }
+                        if let Node::Dir(cd) = &child.node {
+                            if cd.parent != ino {
+                                return Err(format!("dir {}: parent is not {ino}", e.ino));
+                            }
+                            *subdirs.entry(ino).or_default() += 1;
+                        }
+                        *links.entry(e.ino).or_default() += 1;
+                        bytes += dirent_cost(&e.name);
+                    }
+                }
+            }
+        }
+        for (&ino, i) in &self.inodes {
+            let named = links.get(&ino).copied().unwrap_or(0);
+            let want = match &i.node {
+                Node::Dir(d) if d.removed => 0,
+                Node::Dir(_) => 2 + subdirs.get(&ino).copied().unwrap_or(0),
+                _ => named,
+            };
+            if i.nlink != want {
+                return Err(format!("inode {ino}: nlink {} != {want}", i.nlink));
+            }
+            if matches!(i.node, Node::Dir(_)) && ino != self.root && named > 1 {
+                return Err(format!("dir {ino} has {named} names"));
+            }
+            if i.nlink == 0 && i.pins == 0 {
+                return Err(format!("inode {ino}: unreferenced but alive"));
+            }
+        }
+        if bytes != self.budget.used {
+            return Err(format!(
+                "bytes charged {} != counted {bytes}",
+                self.budget.used
+            ));
+        }
+        if self.budget.used > self.budget.limit || self.inodes.len() as u64 > self.max_inodes {
+            return Err("over quota".into());
+        }
+        Ok(())
     }
 }

@@ -509,6 +509,9 @@ fn run_seed(seed: u64, ops: usize) -> (usize, usize) {
         if host.is_ok() {
             succeeded += 1;
         }
+        if let Err(e) = fs.check_invariants() {
+            panic!("seed {seed} step {step}: {op:?} broke an invariant: {e}");
+        }
         if step % 25 == 24 || step + 1 == ops {
             let h = snapshot_host(&dir);
             let r = snapshot_ramfs(&fs);
