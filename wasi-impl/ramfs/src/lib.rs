@@ -518,110 +518,125 @@ impl Ramfs {
 
     // ----- path resolution ------------------------------------------------------------------
 
-    /// Walks every component of `path` but the last, moving `pos` to the directory holding the
-    /// final component. Returns that component (`"."`, `".."` or a name) and whether `path`
-    /// ends with `/`.
-    fn walk_parent<'p>(
-        &self,
-        pos: &mut Pos,
-        path: &'p str,
-        links: &mut u32,
-    ) -> Result<(&'p str, bool), Errno> {
+    /// Checks a path or symlink body before resolving it.
+    fn check_path(path: &str) -> Result<(), Errno> {
         if path.is_empty() {
-            return Err(Errno::Noent);
+            Err(Errno::Noent)
+        } else if path.len() >= PATH_MAX {
+            Err(Errno::Nametoolong)
+        } else if path.starts_with('/') {
+            Err(ESCAPE_ERRNO)
+        } else {
+            Ok(())
         }
-        if path.len() >= PATH_MAX {
-            return Err(Errno::Nametoolong);
-        }
-        if path.starts_with('/') {
-            return Err(ESCAPE_ERRNO);
-        }
-        let trailing = path.ends_with('/');
-        let mut comps = path.split('/').filter(|c| !c.is_empty()).peekable();
-        while let Some(comp) = comps.next() {
-            if comps.peek().is_none() {
-                return Ok((comp, trailing));
-            }
-            self.enter(pos, comp, links)?;
-        }
-        // Unreachable for a non-empty relative path, but never panic.
-        Err(Errno::Noent)
     }
 
-    /// Moves `pos` into the directory named `comp` (following symlinks).
-    fn enter(&self, pos: &mut Pos, comp: &str, links: &mut u32) -> Result<(), Errno> {
-        let (holder, ino, last, _) = self.resolve_last(*pos, comp, false, Follow::Always, links)?;
-        let ino = ino.ok_or(Errno::Noent)?;
-        if !self.is_dir(ino) {
-            return Err(Errno::Notdir);
-        }
-        let depth = match last {
-            "." => holder.depth,
-            // `resolve_last` already refused `..` at depth 0.
-            ".." => holder.depth.saturating_sub(1),
-            _ => holder.depth + 1,
-        };
-        *pos = Pos { dir: ino, depth };
-        Ok(())
-    }
-
-    /// Resolves the final component `comp` in `pos.dir`, following a symlink as `follow` says
-    /// (a symlink's own target is always followed to its end). Returns the position of the
-    /// directory that finally holds the component, the inode it names (if any), the final
-    /// component itself and whether any step ended with `/`.
-    fn resolve_last<'a>(
+    /// Resolves `path` from directory `base` down to its final component, iteratively (the
+    /// stack use does not depend on the path or on symlinks: pending symlink bodies live in a
+    /// heap vector of at most `SYMLOOP_MAX + 1` entries).
+    ///
+    /// Intermediate symlinks are always followed; a symlink as the final component is followed
+    /// as `follow` says, and then its body's final component always. Returns the position of
+    /// the directory holding the final component, the inode it names (if any), the component
+    /// itself (`.`, `..` or a name) and whether the final step ended with `/` (in the path or
+    /// in a symlink body followed as the final component).
+    fn resolve<'a>(
         &'a self,
-        pos: Pos,
-        comp: &'a str,
-        trailing: bool,
-        follow: Follow,
-        links: &mut u32,
+        base: Ino,
+        path: &'a str,
+        mut follow: Follow,
     ) -> Result<(Pos, Option<Ino>, &'a str, bool), Errno> {
-        let dir = self.dir(pos.dir)?;
-        match comp {
-            "." => Ok((pos, Some(pos.dir), comp, trailing)),
-            ".." => {
-                if pos.depth == 0 {
-                    return Err(ESCAPE_ERRNO);
-                }
-                if dir.removed {
-                    return Err(Errno::Noent);
-                }
-                Ok((pos, Some(dir.parent), comp, trailing))
+        Self::check_path(path)?;
+        let mut pos = Pos {
+            dir: base,
+            depth: 0,
+        };
+        let mut links = 0u32;
+        let mut trailing = false;
+        // Unconsumed remainders of the path and of symlink bodies being expanded, innermost
+        // last; every entry still holds at least one component.
+        let mut pending: Vec<&'a str> = Vec::new();
+        pending
+            .try_reserve(SYMLOOP_MAX as usize + 1)
+            .map_err(|_| Errno::Nospc)?;
+        pending.push(path);
+        loop {
+            let Some(top) = pending.pop() else {
+                // Unreachable: the loop returns at the final component.
+                return Err(Errno::Noent);
+            };
+            let top = top.trim_start_matches('/');
+            let (comp, rest) = top.split_once('/').unwrap_or((top, ""));
+            let last_here = rest.trim_start_matches('/').is_empty();
+            if !last_here {
+                pending.push(rest);
             }
-            name => {
-                check_name(name)?;
-                let Some(entry) = dir.get(name) else {
-                    return Ok((pos, None, comp, trailing));
-                };
-                if follow == Follow::Create && trailing {
-                    return Ok((pos, None, comp, trailing));
+            let is_final = last_here && pending.is_empty();
+            if is_final && top.len() > comp.len() {
+                trailing = true;
+            }
+            let dir = self.dir(pos.dir)?;
+            match comp {
+                "." => {
+                    if is_final {
+                        return Ok((pos, Some(pos.dir), comp, trailing));
+                    }
                 }
-                let want_follow = match follow {
-                    Follow::Never => false,
-                    Follow::Trailing => trailing,
-                    Follow::Always | Follow::Create => true,
-                };
-                if entry.filetype != Filetype::SymbolicLink || !want_follow {
-                    return Ok((pos, Some(entry.ino), comp, trailing));
+                ".." => {
+                    if pos.depth == 0 {
+                        return Err(ESCAPE_ERRNO);
+                    }
+                    if dir.removed {
+                        return Err(Errno::Noent);
+                    }
+                    if is_final {
+                        return Ok((pos, Some(dir.parent), comp, trailing));
+                    }
+                    pos = Pos {
+                        dir: dir.parent,
+                        depth: pos.depth - 1,
+                    };
                 }
-                *links += 1;
-                if *links > SYMLOOP_MAX {
-                    return Err(Errno::Loop);
+                name => {
+                    check_name(name)?;
+                    if is_final && follow == Follow::Create && trailing {
+                        return Ok((pos, None, comp, trailing));
+                    }
+                    let entry = dir.get(name);
+                    let follow_this = !is_final
+                        || match follow {
+                            Follow::Never => false,
+                            Follow::Trailing => trailing,
+                            Follow::Always | Follow::Create => true,
+                        };
+                    match entry {
+                        None if is_final => return Ok((pos, None, comp, trailing)),
+                        None => return Err(Errno::Noent),
+                        Some(e) if e.filetype == Filetype::SymbolicLink && follow_this => {
+                            links += 1;
+                            if links > SYMLOOP_MAX {
+                                return Err(Errno::Loop);
+                            }
+                            let Node::Symlink(body) = &self.inode(e.ino)?.node else {
+                                return Err(Errno::Io);
+                            };
+                            Self::check_path(body)?;
+                            if is_final && follow != Follow::Create {
+                                // The body's own final symlink is followed to its end.
+                                follow = Follow::Always;
+                            }
+                            pending.push(body);
+                        }
+                        Some(e) if is_final => return Ok((pos, Some(e.ino), comp, trailing)),
+                        Some(e) if e.filetype == Filetype::Directory => {
+                            pos = Pos {
+                                dir: e.ino,
+                                depth: pos.depth + 1,
+                            };
+                        }
+                        Some(_) => return Err(Errno::Notdir),
+                    }
                 }
-                let target = match &self.inode(entry.ino)?.node {
-                    Node::Symlink(t) => t.as_str(),
-                    _ => return Err(Errno::Io),
-                };
-                let mut p = pos;
-                let (last, t2) = self.walk_parent(&mut p, target, links)?;
-                // The symlink's own target is always followed to its end.
-                let next = if follow == Follow::Create {
-                    Follow::Create
-                } else {
-                    Follow::Always
-                };
-                self.resolve_last(p, last, trailing || t2, next, links)
             }
         }
     }
@@ -629,14 +644,7 @@ impl Ramfs {
     /// Resolves `path` relative to `base` down to its final component.
     fn locate(&self, base: Ino, path: &str, follow: Follow) -> Result<Loc, Errno> {
         self.dir(base)?;
-        let mut links = 0u32;
-        let mut pos = Pos {
-            dir: base,
-            depth: 0,
-        };
-        let (comp, trailing) = self.walk_parent(&mut pos, path, &mut links)?;
-        let (p, ino, last, trailing) =
-            self.resolve_last(pos, comp, trailing, follow, &mut links)?;
+        let (p, ino, last, trailing) = self.resolve(base, path, follow)?;
         let last = match last {
             "." => Last::Dot,
             ".." => Last::DotDot,

@@ -197,3 +197,31 @@ fn deep_trees_and_long_symlink_chains() {
     assert_eq!(fs.rename(r, "d", cur, "x"), Err(Errno::Inval));
     fs.check_invariants().unwrap();
 }
+
+/// Path resolution is iterative (pending symlink bodies live on the heap), so even symlinks
+/// nested to the loop limit resolve on a 16 KiB stack in the unoptimised build, whose frames
+/// are the largest. (A recursive resolver needed 48-96 KiB here.)
+#[test]
+fn nested_symlinks_fit_a_small_stack() {
+    let handle = std::thread::Builder::new()
+        .stack_size(16 * 1024)
+        .spawn(|| {
+            let mut fs = Ramfs::new(Config::default(), Box::new(|| 0u64));
+            let r = fs.root();
+            fs.create_dir(r, "d").unwrap();
+            fs.symlink("d", r, "l0").unwrap();
+            // Each link names the previous one as an intermediate component, so resolving the
+            // last nests every resolution inside the next.
+            let max = elastic_ramfs::SYMLOOP_MAX;
+            for i in 1..max {
+                fs.symlink(&format!("l{}/.", i - 1), r, &format!("l{i}"))
+                    .unwrap();
+            }
+            let d = fs.lookup(r, "d", false).unwrap();
+            assert_eq!(fs.lookup(r, &format!("l{}/.", max - 1), true), Ok(d));
+            fs.symlink(&format!("l{}/.", max - 1), r, "over").unwrap();
+            assert_eq!(fs.lookup(r, "over/.", true), Err(Errno::Loop));
+        })
+        .unwrap();
+    handle.join().unwrap();
+}
