@@ -12,7 +12,7 @@
 //!   [`Ramfs::lookup`], [`Ramfs::stat_at`], [`Ramfs::open`] (with [`OpenOptions`]: create, exclusive,
 //!   truncate, directory, write, follow), [`Ramfs::create_dir`], [`Ramfs::remove_dir`],
 //!   [`Ramfs::unlink_file`], [`Ramfs::rename`], [`Ramfs::link`], [`Ramfs::symlink`],
-//!   [`Ramfs::readlink`], [`Ramfs::set_times_at`].
+//!   [`Ramfs::readlink`], [`Ramfs::set_times_at`]. All resolution is iterative (bounded stack).
 //! * Inode operations: [`Ramfs::stat`], [`Ramfs::filetype`], [`Ramfs::read_at`],
 //!   [`Ramfs::write_at`], [`Ramfs::set_size`], [`Ramfs::allocate`], [`Ramfs::set_times`],
 //!   [`Ramfs::readdir`] (an iterator of [`DirEntry`] with stable cookies).
@@ -23,8 +23,10 @@
 //!   [`Ramfs::usage`] reports the current totals.
 //! * Read-only trees: [`Ramfs::set_readonly`] / [`Ramfs::set_readonly_tree`]; any change to a
 //!   read-only inode (data, times, or, for directories, entries) fails with [`Errno::Rofs`].
-//! * Import/export: [`Ramfs::create_dir_all`], [`Ramfs::write_file`], [`Ramfs::walk`],
-//!   [`Ramfs::read_to_vec`].
+//! * Import/export: [`Ramfs::create_dir_all`], [`Ramfs::write_file`],
+//!   [`Ramfs::symlink_verbatim`] (accepts the absolute targets host trees may hold),
+//!   [`Ramfs::walk`], [`Ramfs::read_to_vec`].
+//! * Testing aid: [`Ramfs::check_invariants`] recounts all accounting and links.
 //!
 //! # Semantics choices
 //!
@@ -1089,14 +1091,21 @@ impl Ramfs {
     /// Creates symlink `path` with contents `target` (witx `path_symlink`). Absolute targets
     /// are refused with [`ESCAPE_ERRNO`]; an empty target gives `Noent`.
     pub fn symlink(&mut self, target: &str, base: Ino, path: &str) -> Result<Ino, Errno> {
+        if target.starts_with('/') {
+            return Err(ESCAPE_ERRNO);
+        }
+        self.symlink_verbatim(target, base, path)
+    }
+
+    /// Like [`Ramfs::symlink`] but also accepts absolute targets, for importing host trees
+    /// that contain them (a guest can read such a link, but resolving through it is an
+    /// escape, as in wasmtime).
+    pub fn symlink_verbatim(&mut self, target: &str, base: Ino, path: &str) -> Result<Ino, Errno> {
         if target.is_empty() {
             return Err(Errno::Noent);
         }
         if target.len() >= PATH_MAX {
             return Err(Errno::Nametoolong);
-        }
-        if target.starts_with('/') {
-            return Err(ESCAPE_ERRNO);
         }
         let loc = self.locate(base, path, Follow::Never)?;
         if loc.ino.is_some() {
