@@ -4,14 +4,15 @@
 usage: probe.py CASES.py OUT.txt   (needs the PyPI `wasmtime` package; used with 50.0.1)
 
 Builds a small tree in a temporary preopen, runs the calls listed in CASES.py from one WAT
-module (all rights granted, so opens carry write intent), and writes one line per call:
-`kind dirflags oflags hex(arg1) hex(arg2) errno`. tests/conformance.rs replays the lines on a
+module (opens get all rights, i.e. write intent, unless a case passes READ_ONLY), and writes one line per call:
+`kind dirflags oflags hex(arg1) hex(arg2) errno` (for opens, arg2 is `w`/`r`: write intent). tests/conformance.rs replays the lines on a
 Ramfs holding the same tree and expects the same errno.
 """
 import os, sys, tempfile, shutil, wasmtime
 FOLLOW=1; CREAT=1; DIRECTORY=2; EXCL=4; TRUNC=8
 calls = []  # (label, kind, args)
-def o(label, path, dirflags=0, oflags=0): calls.append((label, 'open', (dirflags, path, oflags)))
+def o(label, path, dirflags=0, oflags=0, rights=0x1fffffff): calls.append((label, 'open', (dirflags, path, oflags, rights)))
+READ_ONLY = 0x2 | 0x4000  # fd_read | fd_readdir: no write intent
 def unlink(p): calls.append((f'unlink {p}', 'unlink', (p,)))
 def rmdir(p): calls.append((f'rmdir {p}', 'rmdir', (p,)))
 def mkdir(p): calls.append((f'mkdir {p}', 'mkdir', (p,)))
@@ -32,8 +33,8 @@ def s(x):
 body = []
 for i,(label,kind,args) in enumerate(calls):
     if kind=='open':
-        fl,p,of = args; a,l = s(p)
-        c=f'(call $path_open (i32.const 3) (i32.const {fl}) (i32.const {a}) (i32.const {l}) (i32.const {of}) (i64.const 0x1fffffff) (i64.const 0x1fffffff) (i32.const 0) (i32.const 512))'
+        fl,p,of,rt = args; a,l = s(p)
+        c=f'(call $path_open (i32.const 3) (i32.const {fl}) (i32.const {a}) (i32.const {l}) (i32.const {of}) (i64.const {rt}) (i64.const {rt}) (i32.const 0) (i32.const 512))'
     elif kind in ('unlink','rmdir','mkdir'):
         a,l=s(args[0]); fn={'unlink':'$path_unlink_file','rmdir':'$path_remove_directory','mkdir':'$path_create_directory'}[kind]
         c=f'(call {fn} (i32.const 3) (i32.const {a}) (i32.const {l}))'
@@ -101,11 +102,12 @@ lines = []
 for (label,kind,args),r in zip(calls,res):
     print(f'{label!s:45} {r:3} {names.get(r,"?")}')
     if kind == 'open':
-        fl, a, of = args; b = ''
+        fl, a, of, rt = args; b = 'w' if rt & 0x40 else 'r'
     elif kind in ('link', 'stat'):
         fl, a, b = args[0], args[1], (args[2] if len(args) > 2 else ''); of = 0
     else:
         fl = of = 0; a = args[0]; b = args[1] if len(args) > 1 else ''
-    lines.append(f'{kind} {fl} {of} {a.encode().hex() or "-"} {b.encode().hex() or "-"} {r}')
+    b = b if kind == 'open' else (b.encode().hex() or "-")
+    lines.append(f'{kind} {fl} {of} {a.encode().hex() or "-"} {b} {r}')
 open(sys.argv[2], 'w').write('\n'.join(lines) + '\n')
 shutil.rmtree(root)
