@@ -1148,3 +1148,88 @@ fn trap_kinds_and_last_call() {
         })
     ));
 }
+
+#[test]
+fn guests_share_a_ramfs_and_pins_are_released() {
+    let (fs, root) = new_fs();
+    let writer = module(
+        r#"(data (i32.const 400) "f.txt")
+           (data (i32.const 100) "\c8\00\00\00\02\00\00\00")
+           (data (i32.const 200) "hi")"#,
+        &format!(
+            "{OPEN_RW}
+         (call $emit (call $fd_write (i32.load (i32.const 120)) (i32.const 100) (i32.const 1) (i32.const 124)))
+         ;; not closed: run() releases the pin when the guest ends
+         (call $emit (call $fd_filestat_set_size (i32.load (i32.const 120)) (i64.const 2)))"
+        ),
+    );
+    let mut s = TestServices::default();
+    assert_eq!(
+        run(&writer, config(&fs, root), &mut s).outcome,
+        Outcome::Exited(0)
+    );
+    assert_eq!(Out(&s.out).u32(), 0);
+    let reader = module(
+        r#"(data (i32.const 400) "f.txt")
+           (data (i32.const 100) "\c8\00\00\00\02\00\00\00")"#,
+        "(call $emit (call $path_open (i32.const 3) (i32.const 0) (i32.const 400) (i32.const 5)
+            (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 120)))
+         (call $emit (call $fd_read (i32.load (i32.const 120)) (i32.const 100) (i32.const 1) (i32.const 124)))
+         (call $emit_mem (i32.const 200) (i32.const 2))
+         ;; read-only fd: changing the size is EINVAL (wasmtime)
+         (call $emit (call $fd_filestat_set_size (i32.load (i32.const 120)) (i64.const 0)))",
+    );
+    let mut s = TestServices::default();
+    assert_eq!(
+        run(&reader, config(&fs, root), &mut s).outcome,
+        Outcome::Exited(0)
+    );
+    let mut o = Out(&s.out);
+    assert_eq!((o.u32(), o.u32()), (0, 0));
+    assert_eq!(o.bytes(2), b"hi");
+    assert_eq!(o.u32(), e::INVAL);
+    o.done();
+    // both guests ended: the file can be removed and the inode count drops back
+    let before = fs.borrow().usage().inodes;
+    fs.borrow_mut().unlink_file(root, "f.txt").unwrap();
+    assert_eq!(fs.borrow().usage().inodes, before - 1);
+}
+
+#[test]
+fn mutated_modules_never_panic() {
+    let base = module(
+        r#"(data (i32.const 400) "f.txt")"#,
+        &format!("{OPEN_RW} (call $emit (call $fd_close (i32.load (i32.const 120))))"),
+    );
+    let (fs, root) = new_fs();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut outcomes = [0u32; 4];
+    for _ in 0..300 {
+        let mut m = base.clone();
+        for _ in 0..(1 + next() % 4) {
+            let i = (next() % m.len() as u64) as usize;
+            m[i] = next() as u8;
+        }
+        let mut cfg = config(&fs, root);
+        cfg.limits.fuel = Some(1_000_000);
+        let r = run(&m, cfg, &mut TestServices::default());
+        let k = match r.outcome {
+            Outcome::Exited(_) => 0,
+            Outcome::Trapped(_) => 1,
+            Outcome::LimitExceeded { .. } => 2,
+            Outcome::LoadFailed(msg) => {
+                assert!(msg.contains("test.wasm"), "{msg}");
+                3
+            }
+        };
+        outcomes[k] += 1;
+    }
+    // most mutations break the module; some still run
+    assert!(outcomes[3] > 0 && outcomes[0] > 0, "{outcomes:?}");
+}
