@@ -714,3 +714,12 @@ fn pin_errors() {
     fs.release(r).unwrap();
     assert!(fs.exists(r));
 }
+
+#[test]
+fn ramfs_can_live_in_a_shared_static() {
+    // The kernel keeps the filesystem behind a lock shared between contexts.
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Ramfs>();
+    let fs = fs();
+    fs.check_invariants().unwrap();
+}

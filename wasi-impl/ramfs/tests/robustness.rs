@@ -60,6 +60,7 @@ fn hostile_sequences_keep_invariants() {
     const MAX_BYTES: u64 = 300_000;
     const MAX_INODES: u64 = 40;
     let data = vec![0x5au8; 150_000];
+    let (mut succeeded, mut total) = (0u32, 0u32);
     for seed in 1..=30u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let mut fs = Ramfs::new(
@@ -137,6 +138,10 @@ fn hostile_sequences_keep_invariants() {
                     fs.walk(fs.root()).and(r).map(|_| None)
                 }
             };
+            if res.is_ok() {
+                succeeded += 1;
+            }
+            total += 1;
             if let Ok(Some(new)) = res {
                 seen.push(new);
             }
@@ -157,6 +162,11 @@ fn hostile_sequences_keep_invariants() {
         }
         fs.check_invariants().unwrap();
     }
+    // The sequences must exercise success paths too, not only argument errors.
+    assert!(
+        succeeded * 5 > total,
+        "only {succeeded} of {total} calls succeeded"
+    );
 }
 
 #[test]
