@@ -535,7 +535,7 @@ fn differential_against_std_fs() {
     let seeds: u64 = std::env::var("RAMFS_DIFF_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(24);
+        .unwrap_or(16);
     let mut ok = 0;
     let mut total = 0;
     for seed in 1..=seeds {
