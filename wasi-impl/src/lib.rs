@@ -22,6 +22,7 @@ mod fs_calls;
 pub mod guest_mem;
 mod link;
 mod runner;
+mod shadow;
 #[cfg(test)]
 mod tests;
 
@@ -79,7 +80,7 @@ impl Default for Limits {
 }
 
 /// Everything about one guest except the module bytes and the platform.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct GuestConfig {
     /// Module name used in messages (e.g. the file name).
     pub name: String,
@@ -91,6 +92,22 @@ pub struct GuestConfig {
     pub preopens: Vec<Preopen>,
     /// Resource limits.
     pub limits: Limits,
+    /// Keep a shadow call stack so traps report wasm frames (default: on; costs a few
+    /// instructions per call).
+    pub wasm_backtrace: bool,
+}
+
+impl Default for GuestConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            args: Vec::new(),
+            env: Vec::new(),
+            preopens: Vec::new(),
+            limits: Limits::default(),
+            wasm_backtrace: true,
+        }
+    }
 }
 
 /// Platform services the embedder provides (the kernel: TSC/RTC clocks, CTR_DRBG, serial

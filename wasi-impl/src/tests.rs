@@ -185,7 +185,7 @@ fn module(data: &str, body: &str) -> Vec<u8> {
       (func $emit64 (param i64)
         (i64.store (i32.const 24) (local.get 0))
         (call $emit_mem (i32.const 24) (i32.const 8)))
-      (func (export "_start")
+      (func $start (export "_start")
     "#;
     src += body;
     src += "))";
@@ -213,6 +213,7 @@ fn config(fs: &SharedFs, dir: ramfs::Ino) -> GuestConfig {
             readonly: false,
         }],
         limits: Limits::default(),
+        wasm_backtrace: true,
     }
 }
 
@@ -1024,7 +1025,7 @@ fn fuel_limit_ends_the_guest() {
     assert_eq!(r.fuel_used, 10_000);
     // without a limit, fuel is still counted
     let (r, _) = run_with("", "(call $emit (i32.const 1))", |_, _| {});
-    assert!(r.fuel_used > 0 && r.fuel_used < 1000, "{}", r.fuel_used);
+    assert!(r.fuel_used > 0 && r.fuel_used < 5000, "{}", r.fuel_used);
 }
 
 #[test]
@@ -1135,7 +1136,10 @@ fn trap_kinds_and_last_call() {
     match r.outcome {
         Outcome::Trapped(t) => {
             assert_eq!(t.kind, TrapKind::IntegerDivisionByZero);
-            assert!(t.backtrace[0].contains("fd_write"), "{:?}", t.backtrace);
+            // the shadow stack names the trapping function, then the last WASI call
+            assert_eq!(t.backtrace.len(), 2, "{:?}", t.backtrace);
+            assert!(t.backtrace[0].ends_with(" start"), "{:?}", t.backtrace);
+            assert!(t.backtrace[1].contains("fd_write"), "{:?}", t.backtrace);
         }
         o => panic!("{o:?}"),
     }
@@ -1232,4 +1236,58 @@ fn mutated_modules_never_panic() {
     }
     // most mutations break the module; some still run
     assert!(outcomes[3] > 0 && outcomes[0] > 0, "{outcomes:?}");
+}
+
+fn trap_frames(wat_src: &str, backtrace: bool) -> Vec<String> {
+    let m = wat::parse_str(wat_src).unwrap();
+    let (fs, root) = new_fs();
+    let mut cfg = config(&fs, root);
+    cfg.wasm_backtrace = backtrace;
+    match run(&m, cfg, &mut TestServices::default()).outcome {
+        Outcome::Trapped(t) => t.backtrace,
+        o => panic!("{o:?}"),
+    }
+}
+
+#[test]
+fn shadow_stack_backtraces() {
+    // no memory at all; direct, indirect and tail calls
+    let frames = trap_frames(
+        r#"(module
+            (type $v (func))
+            (table 1 funcref) (elem (i32.const 0) $leaf)
+            (func $leaf (drop (i32.div_s (i32.const 1) (i32.const 0))))
+            (func $tail (return_call_indirect (type $v) (i32.const 0)))
+            (func $mid (call $tail))
+            (func $main (export "_start") (call $mid)))"#,
+        true,
+    );
+    assert_eq!(frames, ["func[0] leaf", "func[2] mid", "func[3] main"]);
+    // the caller's depth is restored after each call: only the active chain is reported
+    let frames = trap_frames(
+        r#"(module
+            (func $a (nop))
+            (func $b (call $a) (call $a) unreachable)
+            (func $main (export "_start") (call $a) (call $b)))"#,
+        true,
+    );
+    assert_eq!(frames, ["func[1] b", "func[2] main"]);
+    // deep recursion: at most 100 frames are listed, then a count
+    let frames = trap_frames(
+        r#"(module
+            (func $r (param i32)
+              (if (i32.eqz (local.get 0)) (then unreachable))
+              (call $r (i32.sub (local.get 0) (i32.const 1))))
+            (func $main (export "_start") (call $r (i32.const 500))))"#,
+        true,
+    );
+    assert_eq!(frames.len(), 101);
+    assert_eq!(frames[0], "func[0] r");
+    assert_eq!(frames[100], "... 402 more frames");
+    // switched off: no frames
+    let frames = trap_frames(
+        r#"(module (func $main (export "_start") unreachable))"#,
+        false,
+    );
+    assert!(frames.is_empty(), "{frames:?}");
 }
