@@ -65,6 +65,11 @@ pub struct Limits {
     pub max_open_fds: u32,
     /// Largest accepted module, in bytes.
     pub max_module_bytes: usize,
+    /// Deepest wasm call nesting (wasmi's recursion limit; its own default is only 1000).
+    /// Deeper calls trap with [`TrapKind::StackOverflow`], naming this limit.
+    pub max_call_depth: u32,
+    /// Largest wasmi value stack in bytes (allocated as used).
+    pub max_stack_bytes: usize,
 }
 
 impl Default for Limits {
@@ -75,6 +80,8 @@ impl Default for Limits {
             max_table_elements: 1 << 20,
             max_open_fds: 1024,
             max_module_bytes: 64 << 20,
+            max_call_depth: 20_000,
+            max_stack_bytes: 64 << 20,
         }
     }
 }

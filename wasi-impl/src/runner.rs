@@ -129,6 +129,9 @@ pub fn run(module_bytes: &[u8], config: GuestConfig, services: &mut dyn Services
     }
     let mut wconfig = Config::default();
     wconfig.consume_fuel(true);
+    wconfig.set_max_recursion_depth(limits.max_call_depth as usize);
+    // wasmi panics if the maximum is below its minimum (1000 bytes): keep it above.
+    wconfig.set_max_stack_height(limits.max_stack_bytes.max(1 << 16));
     let engine = Engine::new(&wconfig);
     // Prefer the module with a shadow call stack (see `shadow`); fall back to the original
     // bytes if the rewrite is not possible or does not compile, so errors name the original.
@@ -203,6 +206,7 @@ pub fn run(module_bytes: &[u8], config: GuestConfig, services: &mut dyn Services
             denied: None,
         },
         last_call: "",
+        limits: (limits.max_call_depth, limits.max_stack_bytes),
     };
     let mut store = Store::new(&engine, ctx);
     store.limiter(|c| &mut c.limiter);
@@ -293,9 +297,16 @@ fn classify(e: &Error, name: &str, ctx: &Ctx<'_>, instantiating: bool) -> Outcom
                 ctx.last_call
             )]
         };
+        let mut message = e.to_string();
+        if code == TrapCode::StackOverflow {
+            message = format!(
+                "{message} (limits max_call_depth = {}, max_stack_bytes = {})",
+                ctx.limits.0, ctx.limits.1
+            );
+        }
         return Outcome::Trapped(TrapInfo {
             kind: trap_kind(code),
-            message: e.to_string(),
+            message,
             backtrace,
         });
     }

@@ -1291,3 +1291,30 @@ fn shadow_stack_backtraces() {
     );
     assert!(frames.is_empty(), "{frames:?}");
 }
+
+#[test]
+fn call_depth_limit_is_configurable() {
+    let m = wat::parse_str(
+        r#"(module
+            (func $r (param i32)
+              (if (i32.eqz (local.get 0)) (then return))
+              (call $r (i32.sub (local.get 0) (i32.const 1))))
+            (func $main (export "_start") (call $r (i32.const 3000))))"#,
+    )
+    .unwrap();
+    let (fs, root) = new_fs();
+    // wasmi's own default (1000) would overflow here; ours (20000) does not
+    assert_eq!(
+        run(&m, config(&fs, root), &mut TestServices::default()).outcome,
+        Outcome::Exited(0)
+    );
+    let mut cfg = config(&fs, root);
+    cfg.limits.max_call_depth = 100;
+    match run(&m, cfg, &mut TestServices::default()).outcome {
+        Outcome::Trapped(t) => {
+            assert_eq!(t.kind, TrapKind::StackOverflow);
+            assert!(t.message.contains("max_call_depth = 100"), "{}", t.message);
+        }
+        o => panic!("{o:?}"),
+    }
+}
