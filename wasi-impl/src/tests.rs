@@ -1318,3 +1318,24 @@ fn call_depth_limit_is_configurable() {
         o => panic!("{o:?}"),
     }
 }
+
+#[test]
+fn sync_open_flags_and_followed_links_are_refused_as_wasmtime() {
+    let s = run_ok(
+        r#"(data (i32.const 400) "f.txt")
+           (data (i32.const 410) "g.txt")"#,
+        &format!(
+            "{OPEN_RW}
+         (call $emit (call $path_open (i32.const 3) (i32.const 0) (i32.const 410) (i32.const 5)
+            (i32.const 1) (i64.const 0x42) (i64.const 0) (i32.const 16) (i32.const 124)))
+         (call $emit (call $path_link (i32.const 3) (i32.const 1) (i32.const 400) (i32.const 5)
+            (i32.const 3) (i32.const 410) (i32.const 5)))
+         (call $emit (call $path_link (i32.const 3) (i32.const 0) (i32.const 400) (i32.const 5)
+            (i32.const 3) (i32.const 410) (i32.const 5)))"
+        ),
+    );
+    let mut o = Out(&s.out);
+    let r: Vec<u32> = (0..4).map(|_| o.u32()).collect();
+    assert_eq!(r, [0, e::NOTSUP, e::INVAL, 0]);
+    o.done();
+}

@@ -207,6 +207,39 @@ fn main() {
         p("renumber 99->3", fd_renumber(99, 3));
         p("close 40", fd_close(40)); p("close 40 again", fd_close(40));
         let r1 = openp("reopen f.txt", d, "f.txt", 0, R); println!("  fd={r1}");
+        // more open-flag corners
+        openp("open creat|directory new", d, "newdir_cd", 1 | 2, R);
+        openp("open creat sub/ (dir)", d, "sub/", 1, RW);
+        openp("open trunc dir", d, "sub", 8, R);
+        openp("open creat trailing slash new", d, "nf/", 1, RW);
+        openp("open dir with write", d, "sub", 0, RW);
+        openp("open symlink-to-dir follow", d, "l1", 2, R);
+        let nb = { let (e, fd) = open(d, "nbf", 1, RW, 4 | 1); p("open nonblock|append", e); fd };
+        p("fdstat nonblock", fd_fdstat_get(nb, fst.as_mut_ptr())); println!("  flags={}", u16::from_le_bytes([fst[2], fst[3]]));
+        let sy = { let (e, fd) = open(d, "syf", 1, RW, 16); p("open sync", e); fd };
+        p("fdstat sync", fd_fdstat_get(sy, fst.as_mut_ptr())); println!("  flags={}", u16::from_le_bytes([fst[2], fst[3]]));
+        p("mkdir trailing slash", path_create_directory(d, "ts/".as_ptr(), 3));
+        p("rmdir trailing slash", path_remove_directory(d, "ts/".as_ptr(), 3));
+        p("rename to trailing slash file", path_rename(d, "nbf".as_ptr(), 3, d, "nbf2/".as_ptr(), 5));
+        p("rename dir to itself", path_rename(d, "sub".as_ptr(), 3, d, "sub".as_ptr(), 3));
+        p("rename file onto hardlink", path_rename(d, "f.txt".as_ptr(), 5, d, "f2".as_ptr(), 2));
+        p("unlink empty", path_unlink_file(d, "".as_ptr(), 0));
+        p("symlink empty target", path_symlink("".as_ptr(), 0, d, "le".as_ptr(), 2));
+        p("link follow symlink", path_link(d, 1, "l1".as_ptr(), 2, d, "l1hard".as_ptr(), 6));
+        p("stat l1hard", path_filestat_get(d, 0, "l1hard".as_ptr(), 6, st.as_mut_ptr())); println!("  type={}", st[16]);
+        let mut used = 0u32;
+        // directory order is the host's on wasmtime: compare sorted names, not order
+        let mut big = [0u8; 1024];
+        p("readdir cookie 2", fd_readdir(d, big.as_mut_ptr(), 1024, 2, &mut used));
+        let (mut q, mut names) = (0usize, Vec::new());
+        while q + 24 <= used as usize {
+            let nl = u32::from_le_bytes(big[q + 16..q + 20].try_into().unwrap()) as usize;
+            names.push(String::from_utf8_lossy(&big[q + 24..q + 24 + nl]).into_owned());
+            q += 24 + nl;
+        }
+        names.sort();
+        println!("  {names:?}");
+        p("readdir huge cookie", fd_readdir(d, big.as_mut_ptr(), 1024, 1 << 40, &mut used)); println!("  used={used}");
         p("close preopen", fd_close(3));
         openp("open after closing preopen", 3, "f.txt", 0, R);
     }
