@@ -30,6 +30,8 @@ pub struct Ctx<'s> {
     pub limiter: crate::runner::Limiter,
     /// Name of the WASI function currently (or last) executing, for trap reports.
     pub last_call: &'static str,
+    /// `(max_call_depth, max_stack_bytes)`, for stack-overflow messages.
+    pub limits: (u32, usize),
 }
 
 impl core::fmt::Debug for Ctx<'_> {

@@ -687,10 +687,14 @@ impl Ctx<'_> {
         if !Rc::ptr_eq(&fs, &fs2) {
             return Err(Errno::Xdev);
         }
-        let follow = old_flags & abi::LOOKUP_SYMLINK_FOLLOW != 0;
+        // wasmtime rejects `symlink_follow` for links (EINVAL), as linkat without
+        // AT_SYMLINK_FOLLOW semantics.
+        if old_flags & abi::LOOKUP_SYMLINK_FOLLOW != 0 {
+            return Err(Errno::Inval);
+        }
         fs.try_borrow_mut()
             .map_err(|_| Errno::Busy)?
-            .link(odir, op, follow, ndir, np)
+            .link(odir, op, false, ndir, np)
     }
 
     /// `path_open`.
@@ -737,6 +741,10 @@ impl Ctx<'_> {
             return Err(Errno::Notcapable);
         }
         let p = m.read_str(path, len)?;
+        // wasmtime refuses the synchronized-I/O open flags.
+        if fdf & (fdflags::DSYNC | fdflags::SYNC | fdflags::RSYNC) != 0 {
+            return Err(Errno::Notsup);
+        }
         if self.fds.len() >= self.fds.max_open() as usize {
             return Err(Errno::Mfile);
         }

@@ -9,6 +9,9 @@
 use crate::Errno;
 use alloc::vec::Vec;
 
+/// Most iovec records accepted in one call (wasi-libc's and Linux's `IOV_MAX`).
+pub const IOV_MAX: u32 = 1024;
+
 /// A guest's linear memory (or an empty one if the module exports none).
 #[derive(Debug)]
 pub struct GuestMem<'a> {
@@ -115,8 +118,13 @@ impl<'a> GuestMem<'a> {
     }
 
     /// Reads an array of `iovec`/`ciovec` records (`{ buf: u32, buf_len: u32 }`) and checks
-    /// that each buffer lies inside memory. Returns `(ptr, len)` pairs.
+    /// that each buffer lies inside memory. Returns `(ptr, len)` pairs. More than
+    /// [`IOV_MAX`] records is `EINVAL` (as `readv`/`writev` on Linux), which bounds the host
+    /// allocation a guest can cause.
     pub fn read_iovecs(&self, iovs: u32, iovs_len: u32) -> Result<Vec<(u32, u32)>, Errno> {
+        if iovs_len > IOV_MAX {
+            return Err(Errno::Inval);
+        }
         let bytes = iovs_len
             .checked_mul(crate::abi::size::IOVEC)
             .ok_or(Errno::Fault)?;
@@ -157,7 +165,8 @@ mod tests {
         assert_eq!(m.write_u64(9, 1), Err(Errno::Fault));
         assert_eq!(m.slice(u32::MAX, 2), Err(Errno::Fault));
         assert_eq!(m.slice(17, 0), Err(Errno::Fault));
-        assert_eq!(m.read_iovecs(0, u32::MAX), Err(Errno::Fault));
+        assert_eq!(m.read_iovecs(0, IOV_MAX + 1), Err(Errno::Inval));
+        assert_eq!(m.read_iovecs(16, 1), Err(Errno::Fault));
         // an iovec whose buffer points past the end
         m.write_u32(0, 10).unwrap();
         m.write_u32(4, 10).unwrap();

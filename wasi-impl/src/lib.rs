@@ -22,6 +22,7 @@ mod fs_calls;
 pub mod guest_mem;
 mod link;
 mod runner;
+mod shadow;
 #[cfg(test)]
 mod tests;
 
@@ -64,6 +65,11 @@ pub struct Limits {
     pub max_open_fds: u32,
     /// Largest accepted module, in bytes.
     pub max_module_bytes: usize,
+    /// Deepest wasm call nesting (wasmi's recursion limit; its own default is only 1000).
+    /// Deeper calls trap with [`TrapKind::StackOverflow`], naming this limit.
+    pub max_call_depth: u32,
+    /// Largest wasmi value stack in bytes (allocated as used).
+    pub max_stack_bytes: usize,
 }
 
 impl Default for Limits {
@@ -74,12 +80,14 @@ impl Default for Limits {
             max_table_elements: 1 << 20,
             max_open_fds: 1024,
             max_module_bytes: 64 << 20,
+            max_call_depth: 20_000,
+            max_stack_bytes: 64 << 20,
         }
     }
 }
 
 /// Everything about one guest except the module bytes and the platform.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct GuestConfig {
     /// Module name used in messages (e.g. the file name).
     pub name: String,
@@ -91,6 +99,22 @@ pub struct GuestConfig {
     pub preopens: Vec<Preopen>,
     /// Resource limits.
     pub limits: Limits,
+    /// Keep a shadow call stack so traps report wasm frames (default: on; costs a few
+    /// instructions per call).
+    pub wasm_backtrace: bool,
+}
+
+impl Default for GuestConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            args: Vec::new(),
+            env: Vec::new(),
+            preopens: Vec::new(),
+            limits: Limits::default(),
+            wasm_backtrace: true,
+        }
+    }
 }
 
 /// Platform services the embedder provides (the kernel: TSC/RTC clocks, CTR_DRBG, serial

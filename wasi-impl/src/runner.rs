@@ -86,7 +86,8 @@ impl ResourceLimiter for Limiter {
     }
 
     fn memories(&self) -> usize {
-        1
+        // the guest's memory and the shadow-stack memory
+        2
     }
 }
 
@@ -128,10 +129,24 @@ pub fn run(module_bytes: &[u8], config: GuestConfig, services: &mut dyn Services
     }
     let mut wconfig = Config::default();
     wconfig.consume_fuel(true);
+    wconfig.set_max_recursion_depth(limits.max_call_depth as usize);
+    // wasmi panics if the maximum is below its minimum (1000 bytes): keep it above.
+    wconfig.set_max_stack_height(limits.max_stack_bytes.max(1 << 16));
     let engine = Engine::new(&wconfig);
-    let module = match Module::new(&engine, module_bytes) {
-        Ok(m) => m,
-        Err(e) => return fail(Outcome::LoadFailed(format!("module {name}: {e}"))),
+    // Prefer the module with a shadow call stack (see `shadow`); fall back to the original
+    // bytes if the rewrite is not possible or does not compile, so errors name the original.
+    let shadowed = if config.wasm_backtrace {
+        crate::shadow::instrument(module_bytes).and_then(|m| Module::new(&engine, m).ok())
+    } else {
+        None
+    };
+    let has_shadow = shadowed.is_some();
+    let module = match shadowed {
+        Some(m) => m,
+        None => match Module::new(&engine, module_bytes) {
+            Ok(m) => m,
+            Err(e) => return fail(Outcome::LoadFailed(format!("module {name}: {e}"))),
+        },
     };
 
     let mut linker: Linker<Ctx<'_>> = Linker::new(&engine);
@@ -191,6 +206,7 @@ pub fn run(module_bytes: &[u8], config: GuestConfig, services: &mut dyn Services
             denied: None,
         },
         last_call: "",
+        limits: (limits.max_call_depth, limits.max_stack_bytes),
     };
     let mut store = Store::new(&engine, ctx);
     store.limiter(|c| &mut c.limiter);
@@ -211,7 +227,21 @@ pub fn run(module_bytes: &[u8], config: GuestConfig, services: &mut dyn Services
             Err(e) => Outcome::LoadFailed(format!("module {name}: no `_start` function: {e}")),
             Ok(start) => match start.call(&mut store, ()) {
                 Ok(()) => Outcome::Exited(0),
-                Err(e) => classify(&e, &name, store.data(), false),
+                Err(e) => {
+                    let mut o = classify(&e, &name, store.data(), false);
+                    if has_shadow && let Outcome::Trapped(t) = &mut o {
+                        let frames = wasm_frames(&store, &instance, module_bytes);
+                        // host traps: the host function first, then the wasm frames;
+                        // wasm traps: the wasm frames, then the last-WASI-call hint.
+                        if t.kind == TrapKind::Host {
+                            t.backtrace.extend(frames);
+                        } else {
+                            let hint = core::mem::replace(&mut t.backtrace, frames);
+                            t.backtrace.extend(hint);
+                        }
+                    }
+                    o
+                }
             },
         },
     };
@@ -224,6 +254,21 @@ pub fn run(module_bytes: &[u8], config: GuestConfig, services: &mut dyn Services
         fuel_used,
         peak_memory_bytes: peak,
     }
+}
+
+/// The active wasm frames from the shadow stack, innermost first (at most 100).
+fn wasm_frames(store: &Store<Ctx<'_>>, instance: &wasmi::Instance, original: &[u8]) -> Vec<String> {
+    use crate::shadow::{DEPTH_EXPORT, STACK_EXPORT, frames, function_names};
+    let (Some(mem), Some(depth)) = (
+        instance.get_memory(store, STACK_EXPORT),
+        instance.get_global(store, DEPTH_EXPORT),
+    ) else {
+        return Vec::new();
+    };
+    let wasmi::Val::I32(d) = depth.get(store) else {
+        return Vec::new();
+    };
+    frames(mem.data(store), d as u32, &function_names(original), 100)
 }
 
 /// Maps a wasmi error from instantiation or `_start` to an [`Outcome`].
@@ -252,9 +297,16 @@ fn classify(e: &Error, name: &str, ctx: &Ctx<'_>, instantiating: bool) -> Outcom
                 ctx.last_call
             )]
         };
+        let mut message = e.to_string();
+        if code == TrapCode::StackOverflow {
+            message = format!(
+                "{message} (limits max_call_depth = {}, max_stack_bytes = {})",
+                ctx.limits.0, ctx.limits.1
+            );
+        }
         return Outcome::Trapped(TrapInfo {
             kind: trap_kind(code),
-            message: e.to_string(),
+            message,
             backtrace,
         });
     }

@@ -38,6 +38,9 @@ pub struct RunArgs {
     /// Do not copy the guest's changes back to the host directories.
     #[arg(long = "no-write-back")]
     no_write_back: bool,
+    /// Do not keep a shadow call stack (traps then report no wasm frames; runs a bit faster).
+    #[arg(long = "no-backtrace")]
+    no_backtrace: bool,
     /// Print fuel used and peak memory to stderr when the guest ends.
     #[arg(long)]
     stats: bool,
@@ -301,6 +304,7 @@ pub fn main(a: RunArgs) -> ExitCode {
         env,
         preopens,
         limits,
+        wasm_backtrace: !a.no_backtrace,
     };
     let mut services = HostServices {
         start: Instant::now(),

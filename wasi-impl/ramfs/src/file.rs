@@ -71,6 +71,13 @@ impl FileData {
         self.stored
     }
 
+    /// Bytes actually held in chunks, recounted (for the invariant check).
+    pub fn stored_bytes(&self) -> u64 {
+        let held: u64 = self.chunks.values().map(|c| c.len() as u64).sum();
+        debug_assert_eq!(held, self.stored);
+        held
+    }
+
     /// Reads up to `buf.len()` bytes at `offset`; returns the count (0 at or past EOF).
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> usize {
         if offset >= self.size {

@@ -12,7 +12,7 @@
 //!   [`Ramfs::lookup`], [`Ramfs::stat_at`], [`Ramfs::open`] (with [`OpenOptions`]: create, exclusive,
 //!   truncate, directory, write, follow), [`Ramfs::create_dir`], [`Ramfs::remove_dir`],
 //!   [`Ramfs::unlink_file`], [`Ramfs::rename`], [`Ramfs::link`], [`Ramfs::symlink`],
-//!   [`Ramfs::readlink`], [`Ramfs::set_times_at`].
+//!   [`Ramfs::readlink`], [`Ramfs::set_times_at`]. All resolution is iterative (bounded stack).
 //! * Inode operations: [`Ramfs::stat`], [`Ramfs::filetype`], [`Ramfs::read_at`],
 //!   [`Ramfs::write_at`], [`Ramfs::set_size`], [`Ramfs::allocate`], [`Ramfs::set_times`],
 //!   [`Ramfs::readdir`] (an iterator of [`DirEntry`] with stable cookies).
@@ -23,8 +23,10 @@
 //!   [`Ramfs::usage`] reports the current totals.
 //! * Read-only trees: [`Ramfs::set_readonly`] / [`Ramfs::set_readonly_tree`]; any change to a
 //!   read-only inode (data, times, or, for directories, entries) fails with [`Errno::Rofs`].
-//! * Import/export: [`Ramfs::create_dir_all`], [`Ramfs::write_file`], [`Ramfs::walk`],
-//!   [`Ramfs::read_to_vec`].
+//! * Import/export: [`Ramfs::create_dir_all`], [`Ramfs::write_file`],
+//!   [`Ramfs::symlink_verbatim`] (accepts the absolute targets host trees may hold),
+//!   [`Ramfs::walk`], [`Ramfs::read_to_vec`].
+//! * Testing aid: [`Ramfs::check_invariants`] recounts all accounting and links.
 //!
 //! # Semantics choices
 //!
@@ -35,10 +37,14 @@
 //! * Symlinks are followed in intermediate components always and in the final component when the
 //!   caller asks (or when the path ends in `/`, for lookups). More than [`SYMLOOP_MAX`] links in one
 //!   resolution gives [`Errno::Loop`]. A symlink is resolved relative to the directory holding it.
-//! * Errors follow Linux where POSIX leaves a choice: `unlink` of a directory is `Isdir`,
-//!   `open(O_CREAT)` of `"new/"` is `Isdir`, `link`/`symlink` to `"new/"` is `Noent`, `rmdir(".")`
-//!   is `Inval`, `rmdir("..")` is `Notempty`, renaming `.`/`..` is `Busy`, `open` of a symlink
-//!   without follow is `Loop` (`Notdir` with `directory`).
+//! * Errors match wasmtime 50 (cap-std on Linux), checked by `tests/conformance.rs` against
+//!   results recorded from wasmtime, and Linux elsewhere (checked by `tests/differential.rs`):
+//!   `unlink` of a directory is `Isdir`; a trailing `/` in `unlink`/`remove_dir` means `x/.`
+//!   (so `Isdir` / `Inval` for directories); `rmdir` of `.` or `..` is `Inval`; `open(O_CREAT)`
+//!   of `"new/"` or of an existing directory is `Isdir`; `directory` with `create`, `exclusive`
+//!   or `truncate` is `Inval`; `open` of a symlink without follow is `Loop`; `link`/`symlink`
+//!   to `"new/"` is `Noent`; `link` of a directory is `Perm`; renaming `.`/`..` is `Busy`; a
+//!   directory renamed below itself is `Inval`, onto an ancestor of the source `Notempty`.
 //! * Reads do not update `atim` (like `noatime`).
 //! * Names are at most [`NAME_MAX`] bytes, paths and symlink targets shorter than [`PATH_MAX`].
 #![cfg_attr(not(test), no_std)]
@@ -514,110 +520,125 @@ impl Ramfs {
 
     // ----- path resolution ------------------------------------------------------------------
 
-    /// Walks every component of `path` but the last, moving `pos` to the directory holding the
-    /// final component. Returns that component (`"."`, `".."` or a name) and whether `path`
-    /// ends with `/`.
-    fn walk_parent<'p>(
-        &self,
-        pos: &mut Pos,
-        path: &'p str,
-        links: &mut u32,
-    ) -> Result<(&'p str, bool), Errno> {
+    /// Checks a path or symlink body before resolving it.
+    fn check_path(path: &str) -> Result<(), Errno> {
         if path.is_empty() {
-            return Err(Errno::Noent);
+            Err(Errno::Noent)
+        } else if path.len() >= PATH_MAX {
+            Err(Errno::Nametoolong)
+        } else if path.starts_with('/') {
+            Err(ESCAPE_ERRNO)
+        } else {
+            Ok(())
         }
-        if path.len() >= PATH_MAX {
-            return Err(Errno::Nametoolong);
-        }
-        if path.starts_with('/') {
-            return Err(ESCAPE_ERRNO);
-        }
-        let trailing = path.ends_with('/');
-        let mut comps = path.split('/').filter(|c| !c.is_empty()).peekable();
-        while let Some(comp) = comps.next() {
-            if comps.peek().is_none() {
-                return Ok((comp, trailing));
-            }
-            self.enter(pos, comp, links)?;
-        }
-        // Unreachable for a non-empty relative path, but never panic.
-        Err(Errno::Noent)
     }
 
-    /// Moves `pos` into the directory named `comp` (following symlinks).
-    fn enter(&self, pos: &mut Pos, comp: &str, links: &mut u32) -> Result<(), Errno> {
-        let (holder, ino, last, _) = self.resolve_last(*pos, comp, false, Follow::Always, links)?;
-        let ino = ino.ok_or(Errno::Noent)?;
-        if !self.is_dir(ino) {
-            return Err(Errno::Notdir);
-        }
-        let depth = match last {
-            "." => holder.depth,
-            // `resolve_last` already refused `..` at depth 0.
-            ".." => holder.depth.saturating_sub(1),
-            _ => holder.depth + 1,
-        };
-        *pos = Pos { dir: ino, depth };
-        Ok(())
-    }
-
-    /// Resolves the final component `comp` in `pos.dir`, following a symlink as `follow` says
-    /// (a symlink's own target is always followed to its end). Returns the position of the
-    /// directory that finally holds the component, the inode it names (if any), the final
-    /// component itself and whether any step ended with `/`.
-    fn resolve_last<'a>(
+    /// Resolves `path` from directory `base` down to its final component, iteratively (the
+    /// stack use does not depend on the path or on symlinks: pending symlink bodies live in a
+    /// heap vector of at most `SYMLOOP_MAX + 1` entries).
+    ///
+    /// Intermediate symlinks are always followed; a symlink as the final component is followed
+    /// as `follow` says, and then its body's final component always. Returns the position of
+    /// the directory holding the final component, the inode it names (if any), the component
+    /// itself (`.`, `..` or a name) and whether the final step ended with `/` (in the path or
+    /// in a symlink body followed as the final component).
+    fn resolve<'a>(
         &'a self,
-        pos: Pos,
-        comp: &'a str,
-        trailing: bool,
-        follow: Follow,
-        links: &mut u32,
+        base: Ino,
+        path: &'a str,
+        mut follow: Follow,
     ) -> Result<(Pos, Option<Ino>, &'a str, bool), Errno> {
-        let dir = self.dir(pos.dir)?;
-        match comp {
-            "." => Ok((pos, Some(pos.dir), comp, trailing)),
-            ".." => {
-                if pos.depth == 0 {
-                    return Err(ESCAPE_ERRNO);
-                }
-                if dir.removed {
-                    return Err(Errno::Noent);
-                }
-                Ok((pos, Some(dir.parent), comp, trailing))
+        Self::check_path(path)?;
+        let mut pos = Pos {
+            dir: base,
+            depth: 0,
+        };
+        let mut links = 0u32;
+        let mut trailing = false;
+        // Unconsumed remainders of the path and of symlink bodies being expanded, innermost
+        // last; every entry still holds at least one component.
+        let mut pending: Vec<&'a str> = Vec::new();
+        pending
+            .try_reserve(SYMLOOP_MAX as usize + 1)
+            .map_err(|_| Errno::Nospc)?;
+        pending.push(path);
+        loop {
+            let Some(top) = pending.pop() else {
+                // Unreachable: the loop returns at the final component.
+                return Err(Errno::Noent);
+            };
+            let top = top.trim_start_matches('/');
+            let (comp, rest) = top.split_once('/').unwrap_or((top, ""));
+            let last_here = rest.trim_start_matches('/').is_empty();
+            if !last_here {
+                pending.push(rest);
             }
-            name => {
-                check_name(name)?;
-                let Some(entry) = dir.get(name) else {
-                    return Ok((pos, None, comp, trailing));
-                };
-                if follow == Follow::Create && trailing {
-                    return Ok((pos, None, comp, trailing));
+            let is_final = last_here && pending.is_empty();
+            if is_final && top.len() > comp.len() {
+                trailing = true;
+            }
+            let dir = self.dir(pos.dir)?;
+            match comp {
+                "." => {
+                    if is_final {
+                        return Ok((pos, Some(pos.dir), comp, trailing));
+                    }
                 }
-                let want_follow = match follow {
-                    Follow::Never => false,
-                    Follow::Trailing => trailing,
-                    Follow::Always | Follow::Create => true,
-                };
-                if entry.filetype != Filetype::SymbolicLink || !want_follow {
-                    return Ok((pos, Some(entry.ino), comp, trailing));
+                ".." => {
+                    if pos.depth == 0 {
+                        return Err(ESCAPE_ERRNO);
+                    }
+                    if dir.removed {
+                        return Err(Errno::Noent);
+                    }
+                    if is_final {
+                        return Ok((pos, Some(dir.parent), comp, trailing));
+                    }
+                    pos = Pos {
+                        dir: dir.parent,
+                        depth: pos.depth - 1,
+                    };
                 }
-                *links += 1;
-                if *links > SYMLOOP_MAX {
-                    return Err(Errno::Loop);
+                name => {
+                    check_name(name)?;
+                    if is_final && follow == Follow::Create && trailing {
+                        return Ok((pos, None, comp, trailing));
+                    }
+                    let entry = dir.get(name);
+                    let follow_this = !is_final
+                        || match follow {
+                            Follow::Never => false,
+                            Follow::Trailing => trailing,
+                            Follow::Always | Follow::Create => true,
+                        };
+                    match entry {
+                        None if is_final => return Ok((pos, None, comp, trailing)),
+                        None => return Err(Errno::Noent),
+                        Some(e) if e.filetype == Filetype::SymbolicLink && follow_this => {
+                            links += 1;
+                            if links > SYMLOOP_MAX {
+                                return Err(Errno::Loop);
+                            }
+                            let Node::Symlink(body) = &self.inode(e.ino)?.node else {
+                                return Err(Errno::Io);
+                            };
+                            Self::check_path(body)?;
+                            if is_final && follow != Follow::Create {
+                                // The body's own final symlink is followed to its end.
+                                follow = Follow::Always;
+                            }
+                            pending.push(body);
+                        }
+                        Some(e) if is_final => return Ok((pos, Some(e.ino), comp, trailing)),
+                        Some(e) if e.filetype == Filetype::Directory => {
+                            pos = Pos {
+                                dir: e.ino,
+                                depth: pos.depth + 1,
+                            };
+                        }
+                        Some(_) => return Err(Errno::Notdir),
+                    }
                 }
-                let target = match &self.inode(entry.ino)?.node {
-                    Node::Symlink(t) => t.as_str(),
-                    _ => return Err(Errno::Io),
-                };
-                let mut p = pos;
-                let (last, t2) = self.walk_parent(&mut p, target, links)?;
-                // The symlink's own target is always followed to its end.
-                let next = if follow == Follow::Create {
-                    Follow::Create
-                } else {
-                    Follow::Always
-                };
-                self.resolve_last(p, last, trailing || t2, next, links)
             }
         }
     }
@@ -625,14 +646,7 @@ impl Ramfs {
     /// Resolves `path` relative to `base` down to its final component.
     fn locate(&self, base: Ino, path: &str, follow: Follow) -> Result<Loc, Errno> {
         self.dir(base)?;
-        let mut links = 0u32;
-        let mut pos = Pos {
-            dir: base,
-            depth: 0,
-        };
-        let (comp, trailing) = self.walk_parent(&mut pos, path, &mut links)?;
-        let (p, ino, last, trailing) =
-            self.resolve_last(pos, comp, trailing, follow, &mut links)?;
+        let (p, ino, last, trailing) = self.resolve(base, path, follow)?;
         let last = match last {
             "." => Last::Dot,
             ".." => Last::DotDot,
@@ -789,7 +803,8 @@ impl Ramfs {
     /// Opens (and optionally creates or truncates) `path` relative to `base` (witx `path_open`).
     /// Returns the inode; it is not pinned (call [`Ramfs::retain`] for a descriptor).
     pub fn open(&mut self, base: Ino, path: &str, opts: OpenOptions) -> Result<Ino, Errno> {
-        if opts.create && opts.directory {
+        if opts.directory && (opts.create || opts.exclusive || opts.truncate) {
+            // As wasmtime's `path_open`: `directory` excludes `creat`, `excl` and `trunc`.
             return Err(Errno::Inval);
         }
         let follow = if opts.create && opts.exclusive {
@@ -819,15 +834,10 @@ impl Ramfs {
                     return Err(Errno::Exist);
                 }
                 match self.filetype(ino)? {
-                    Filetype::SymbolicLink => {
-                        return Err(if opts.directory || loc.trailing {
-                            Errno::Notdir
-                        } else {
-                            Errno::Loop
-                        });
-                    }
+                    // O_NOFOLLOW on a symlink (wasmtime: `Loop`, with or without `directory`).
+                    Filetype::SymbolicLink => return Err(Errno::Loop),
                     Filetype::Directory => {
-                        if opts.write || opts.truncate {
+                        if opts.write || opts.truncate || opts.create {
                             return Err(Errno::Isdir);
                         }
                     }
@@ -875,10 +885,15 @@ impl Ramfs {
 
     /// Removes the empty directory `path` (witx `path_remove_directory`).
     pub fn remove_dir(&mut self, base: Ino, path: &str) -> Result<(), Errno> {
+        if path.ends_with('/') {
+            // wasmtime (cap-std) turns `x/` into `x/.`: the directory must exist, then
+            // removing `.` is `Inval`.
+            self.lookup(base, path, true)?;
+            return Err(Errno::Inval);
+        }
         let loc = self.locate(base, path, Follow::Never)?;
         let name = match &loc.last {
-            Last::Dot => return Err(Errno::Inval),
-            Last::DotDot => return Err(Errno::Notempty),
+            Last::Dot | Last::DotDot => return Err(Errno::Inval),
             Last::Name(n) => n.as_str(),
         };
         let ino = loc.ino.ok_or(Errno::Noent)?;
@@ -895,6 +910,12 @@ impl Ramfs {
 
     /// Removes the non-directory `path` (witx `path_unlink_file`).
     pub fn unlink_file(&mut self, base: Ino, path: &str) -> Result<(), Errno> {
+        if path.ends_with('/') {
+            // As cap-std: `x/` is `x/.`, so a directory (or a symlink to one) is `Isdir`,
+            // anything else `Notdir`.
+            self.lookup(base, path, true)?;
+            return Err(Errno::Isdir);
+        }
         let loc = self.locate(base, path, Follow::Never)?;
         let Some(name) = Self::name_of(&loc.last) else {
             return Err(Errno::Isdir);
@@ -902,9 +923,6 @@ impl Ramfs {
         let ino = loc.ino.ok_or(Errno::Noent)?;
         if self.is_dir(ino) {
             return Err(Errno::Isdir);
-        }
-        if loc.trailing {
-            return Err(Errno::Notdir);
         }
         self.writable(loc.parent)?;
         let now = self.now();
@@ -1057,13 +1075,15 @@ impl Ramfs {
         }
         self.check_insert(dst.parent)?;
         self.writable(ino)?;
+        if self.inode(ino)?.nlink == u64::MAX {
+            return Err(Errno::Mlink);
+        }
         self.budget.charge(dirent_cost(&name))?;
         let now = self.now();
         let filetype = self.filetype(ino)?;
-        if let Ok(i) = self.inode_mut(ino) {
-            i.nlink += 1;
-            i.ctim = now;
-        }
+        let i = self.inode_mut(ino)?;
+        i.nlink = i.nlink.checked_add(1).ok_or(Errno::Mlink)?;
+        i.ctim = now;
         self.insert_entry(dst.parent, name, ino, filetype, now);
         Ok(())
     }
@@ -1071,14 +1091,21 @@ impl Ramfs {
     /// Creates symlink `path` with contents `target` (witx `path_symlink`). Absolute targets
     /// are refused with [`ESCAPE_ERRNO`]; an empty target gives `Noent`.
     pub fn symlink(&mut self, target: &str, base: Ino, path: &str) -> Result<Ino, Errno> {
+        if target.starts_with('/') {
+            return Err(ESCAPE_ERRNO);
+        }
+        self.symlink_verbatim(target, base, path)
+    }
+
+    /// Like [`Ramfs::symlink`] but also accepts absolute targets, for importing host trees
+    /// that contain them (a guest can read such a link, but resolving through it is an
+    /// escape, as in wasmtime).
+    pub fn symlink_verbatim(&mut self, target: &str, base: Ino, path: &str) -> Result<Ino, Errno> {
         if target.is_empty() {
             return Err(Errno::Noent);
         }
         if target.len() >= PATH_MAX {
             return Err(Errno::Nametoolong);
-        }
-        if target.starts_with('/') {
-            return Err(ESCAPE_ERRNO);
         }
         let loc = self.locate(base, path, Follow::Never)?;
         if loc.ino.is_some() {
@@ -1392,5 +1419,74 @@ impl Ramfs {
             }
         }
         Ok(out)
+    }
+}
+
+impl Ramfs {
+    /// Consistency self-check for tests and debugging: verifies the byte and inode
+    /// accounting, link counts, parent pointers and the two directory indexes against each
+    /// other. Returns a description of the first inconsistency found.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        use alloc::format;
+        let mut bytes: u64 = 0;
+        let mut links: BTreeMap<Ino, u64> = BTreeMap::new();
+        let mut subdirs: BTreeMap<Ino, u64> = BTreeMap::new();
+        for (&ino, i) in &self.inodes {
+            match &i.node {
+                Node::File(f) => bytes += f.stored_bytes(),
+                Node::Symlink(t) => bytes += t.len() as u64,
+                Node::Dir(d) => {
+                    if d.by_name.len() != d.by_seq.len() {
+                        return Err(format!("dir {ino}: index sizes differ"));
+                    }
+                    for (seq, e) in &d.by_seq {
+                        if d.by_name.get(&e.name) != Some(seq) || *seq >= d.next_seq {
+                            return Err(format!("dir {ino}: entry {} mis-indexed", e.name));
+                        }
+                        let Some(child) = self.inodes.get(&e.ino) else {
+                            return Err(format!("dir {ino}: entry {} dangles", e.name));
+                        };
+                        if child.node.filetype() != e.filetype {
+                            return Err(format!("dir {ino}: entry {} wrong type", e.name));
+                        }
+                        if let Node::Dir(cd) = &child.node {
+                            if cd.parent != ino {
+                                return Err(format!("dir {}: parent is not {ino}", e.ino));
+                            }
+                            *subdirs.entry(ino).or_default() += 1;
+                        }
+                        *links.entry(e.ino).or_default() += 1;
+                        bytes += dirent_cost(&e.name);
+                    }
+                }
+            }
+        }
+        for (&ino, i) in &self.inodes {
+            let named = links.get(&ino).copied().unwrap_or(0);
+            let want = match &i.node {
+                Node::Dir(d) if d.removed => 0,
+                Node::Dir(_) => 2 + subdirs.get(&ino).copied().unwrap_or(0),
+                _ => named,
+            };
+            if i.nlink != want {
+                return Err(format!("inode {ino}: nlink {} != {want}", i.nlink));
+            }
+            if matches!(i.node, Node::Dir(_)) && ino != self.root && named > 1 {
+                return Err(format!("dir {ino} has {named} names"));
+            }
+            if i.nlink == 0 && i.pins == 0 {
+                return Err(format!("inode {ino}: unreferenced but alive"));
+            }
+        }
+        if bytes != self.budget.used {
+            return Err(format!(
+                "bytes charged {} != counted {bytes}",
+                self.budget.used
+            ));
+        }
+        if self.budget.used > self.budget.limit || self.inodes.len() as u64 > self.max_inodes {
+            return Err("over quota".into());
+        }
+        Ok(())
     }
 }
