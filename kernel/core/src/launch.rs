@@ -185,6 +185,7 @@ pub fn prepare<'b>(
             max_open_fds: guest.limits.max_open_fds,
             ..Limits::default()
         },
+        wasm_backtrace: true,
     };
     Ok(Prepared {
         config,
