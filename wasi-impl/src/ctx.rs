@@ -30,6 +30,8 @@ pub struct Ctx<'s> {
     pub limiter: crate::runner::Limiter,
     /// Name of the WASI function currently (or last) executing, for trap reports.
     pub last_call: &'static str,
+    /// wasi-crypto handle table.
+    pub crypto: crate::crypto::CryptoCtx,
 }
 
 impl core::fmt::Debug for Ctx<'_> {
