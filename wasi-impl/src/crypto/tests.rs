@@ -781,3 +781,44 @@ fn sealing_key_is_usable_but_not_exportable() {
     // the later calls fail for want of the key handle; only the prefix matters here
     assert!(r.1 < r.0.len());
 }
+
+/// Crypto work is charged to the fuel budget: a guest hashing its whole memory in a loop runs
+/// out of fuel even though it executes few instructions.
+#[test]
+fn crypto_work_is_charged_fuel() {
+    let mut data = opt_records().to_vec();
+    data.push((0x400, &b"SHA-256"[..]));
+    let body = format!(
+        r#"
+    (drop (call $symmetric_state_open (i32.const 0x400) (i32.const 7) (i32.const {NONE}) (i32.const {NONE}) (i32.const 0x100)))
+    (loop $l
+      (drop (call $symmetric_state_absorb (i32.load (i32.const 0x100)) (i32.const 0) (i32.const 0x20000)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 100))))
+    "#
+    );
+    let wasm = module(&data, &body);
+    let cfg = |fuel| GuestConfig {
+        limits: Limits {
+            fuel: Some(fuel),
+            ..Limits::default()
+        },
+        ..GuestConfig::default()
+    };
+    // 100 x 128 KiB = 819,200 units at 16 bytes per unit
+    let rep = run(&wasm, cfg(500_000), &mut Svc::default());
+    assert!(
+        matches!(
+            rep.outcome,
+            Outcome::LimitExceeded {
+                which: LimitKind::Fuel,
+                ..
+            }
+        ),
+        "{:?}",
+        rep.outcome
+    );
+    let rep = run(&wasm, cfg(1_000_000), &mut Svc::default());
+    assert_eq!(rep.outcome, Outcome::Exited(0));
+    assert!(rep.fuel_used >= 100 * 0x20000 / super::link::FUEL_BYTES_PER_UNIT);
+}
