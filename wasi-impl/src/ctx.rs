@@ -32,6 +32,8 @@ pub struct Ctx<'s> {
     pub last_call: &'static str,
     /// `(max_call_depth, max_stack_bytes)`, for stack-overflow messages.
     pub limits: (u32, usize),
+    /// wasi-crypto handle table.
+    pub crypto: crate::crypto::CryptoCtx,
 }
 
 impl core::fmt::Debug for Ctx<'_> {

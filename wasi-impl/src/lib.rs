@@ -16,6 +16,7 @@
 extern crate alloc;
 
 pub mod abi;
+pub mod crypto;
 mod ctx;
 mod fdtable;
 mod fs_calls;
@@ -150,6 +151,16 @@ pub trait Services {
     fn is_tty(&self, fd: u32) -> bool {
         let _ = fd;
         false
+    }
+    /// A 32-byte sealing key bound to this guest's launch, for the wasi-crypto managed key
+    /// `elastic.sealing:<field_select as 16 hex digits>` (see [`crypto`]). Under SEV-SNP the
+    /// kernel derives it with the PSP's MSG_KEY_REQ (AMD 56860), `field_select` being its
+    /// GUEST_FIELD_SELECT bits (which guest fields — policy, image ID, family ID,
+    /// measurement, SVN, TCB version — are mixed in). Default: no sealing key (`None`), which
+    /// the guest sees as `unsupported_feature`.
+    fn sealing_key(&mut self, field_select: u64) -> Option<[u8; 32]> {
+        let _ = field_select;
+        None
     }
 }
 

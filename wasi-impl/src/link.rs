@@ -174,5 +174,6 @@ pub fn add_to_linker(linker: &mut Linker<Ctx<'_>>) -> Result<(), wasmi::errors::
         sock_shutdown(fd: u32, how: u32);
     }
     linker.func_wrap(WASI_MODULE, "proc_exit", proc_exit)?;
+    crate::crypto::link::add_to_linker(linker)?;
     Ok(())
 }

@@ -154,7 +154,9 @@ pub fn run(module_bytes: &[u8], config: GuestConfig, services: &mut dyn Services
         return fail(Outcome::LoadFailed(format!("module {name}: linker: {e}")));
     }
     for imp in module.imports() {
-        let provided = imp.module() == WASI_MODULE && crate::link::FUNCTIONS.contains(&imp.name());
+        let provided = (imp.module() == WASI_MODULE
+            && crate::link::FUNCTIONS.contains(&imp.name()))
+            || crate::crypto::link::provides(imp.module(), imp.name());
         if !provided || !matches!(imp.ty(), wasmi::ExternType::Func(_)) {
             return fail(Outcome::LoadFailed(format!(
                 "module {name}: unknown import `{}::{}`",
@@ -207,6 +209,7 @@ pub fn run(module_bytes: &[u8], config: GuestConfig, services: &mut dyn Services
         },
         last_call: "",
         limits: (limits.max_call_depth, limits.max_stack_bytes),
+        crypto: crate::crypto::CryptoCtx::default(),
     };
     let mut store = Store::new(&engine, ctx);
     store.limiter(|c| &mut c.limiter);
