@@ -2,10 +2,17 @@
 # Builds (if needed) and boots an Elastic firmware image in QEMU, and exits with the kernel's
 # exit code.
 #
-#   scripts/run-qemu.sh [--image FILE] [--selftest NAME] [--export DIR] [--qemu QEMU-ARGS...]
+#   scripts/run-qemu.sh                 build and boot the demo image (guests/demo/elastic.toml)
+#   scripts/run-qemu.sh --guest APP.wasm [--dir HOST[::GUEST[:ro]]]... [--env K=V]... [--name N]
+#                       [--stdin FILE] [--fuel N] [--max-memory BYTES] [OPTIONS] [-- ARGS...]
+#                                       build a one-guest image around APP.wasm and boot it;
+#                                       writable --dir directories are written back afterwards
+#   scripts/run-qemu.sh --image FILE [OPTIONS]    boot an existing image
+#   scripts/run-qemu.sh --selftest NAME [OPTIONS] boot the self-test image (kernel tests)
 #   scripts/run-qemu.sh --probe-kvm     prints "kvm" or "tcg": the accelerator it would use
+# OPTIONS: --export DIR (unpack the guests' exports into DIR), --split-log FILE (kernel log and
+# guest stderr go to FILE, the console keeps only guest stdout), --qemu QEMU-ARGS... (last).
 #
-# With no --image it builds and boots the default image (target/elastic-kernel.bin).
 # An image whose bundle is too large to embed comes with IMAGE.bundle, passed to QEMU as the
 # fw_cfg file opt/elastic/bundle. --export DIR unpacks the files the guests export (a tar on the
 # second serial port, see docs/image.md) into DIR.
@@ -25,6 +32,11 @@ image=""
 selftest=""
 probe_only=""
 export_dir=""
+split_log=""
+guest=""
+build_args=()
+guest_args=()
+write_back=()
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -33,6 +45,16 @@ while [ $# -gt 0 ]; do
     --qemu) shift; extra+=("$@"); break ;;
     --probe-kvm) probe_only=1; shift ;;
     --export) export_dir="$2"; shift 2 ;;
+    --split-log) split_log="$2"; shift 2 ;;
+    --guest) guest="$2"; shift 2 ;;
+    --dir)
+      build_args+=(--dir "$2")
+      spec="$2"; host="${spec%%::*}"
+      if [ "$host" = "$spec" ]; then gpath="$host"; else gpath="${spec#*::}"; fi
+      case "$gpath" in *:ro) ;; *) write_back+=("$gpath" "$host") ;; esac
+      shift 2 ;;
+    --env|--name|--stdin|--fuel|--max-memory) build_args+=("$1" "$2"); shift 2 ;;
+    --) shift; guest_args=("$@"); break ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run-qemu.sh: unknown argument '$1' (see --help)" >&2; exit 126 ;;
   esac
@@ -47,9 +69,23 @@ if [ -z "$image" ] && [ -z "$probe_only" ]; then
   if [ -n "$selftest" ]; then
     "$root/scripts/build-kernel.sh" --selftest || exit 126
     image="$root/target/elastic-selftest.bin"
-  else
+  elif [ -n "$guest" ]; then
     "$root/scripts/build-kernel.sh" || exit 126
-    image="$root/target/elastic-kernel.bin"
+    mkdir -p "$root/target/run"
+    image="$root/target/run/$(basename "${guest%.wasm}").bin"
+    "$root/scripts/elastic" build --guest "$guest" "${build_args[@]}" -o "$image" \
+      --kernel "$root/target/elastic-kernel.bin" -- "${guest_args[@]}" >&2 || exit 126
+    if [ ${#write_back[@]} -gt 0 ] && [ -z "$export_dir" ]; then
+      export_dir=$(mktemp -d)
+      remove_export_dir=1
+    fi
+  else
+    # The demo image: the demo guests baked in with guests/demo/elastic.toml.
+    "$root/scripts/build-kernel.sh" || exit 126
+    "$root/scripts/build-guests.sh" >&2 || exit 126
+    image="$root/target/demo.bin"
+    "$root/scripts/elastic" build --manifest "$root/guests/demo/elastic.toml" -o "$image" \
+      --kernel "$root/target/elastic-kernel.bin" >&2 || exit 126
   fi
 fi
 if [ -z "$probe_only" ] && [ ! -f "$image" ]; then
@@ -126,6 +162,9 @@ fi
 if [ -f "$image.bundle" ]; then
   args+=(-fw_cfg "name=opt/elastic/bundle,file=$image.bundle")
 fi
+if [ -n "$split_log" ]; then
+  args+=(-debugcon "file:$split_log" -fw_cfg "name=opt/elastic/console,string=split")
+fi
 export_raw=""
 if [ -n "$export_dir" ]; then
   export_raw=$(mktemp)
@@ -136,8 +175,13 @@ fi
 status=$?
 
 if [ -n "$export_raw" ]; then
-  python3 "$root/scripts/unpack-export.py" "$export_raw" "$export_dir" || status=253
+  syncs=()
+  for ((i = 0; i < ${#write_back[@]}; i += 2)); do
+    syncs+=(--sync "${write_back[i]}" "${write_back[i+1]}")
+  done
+  python3 "$root/scripts/unpack-export.py" "$export_raw" "$export_dir" "${syncs[@]}" || status=253
   rm -f "$export_raw"
+  [ -n "${remove_export_dir:-}" ] && rm -rf "$export_dir"
 fi
 # isa-debug-exit: QEMU exits with (value << 1) | 1 and the kernel writes code + 1.
 if [ $status -eq 253 ]; then

@@ -43,6 +43,22 @@ fn fail(reason: ExitReason, what: core::fmt::Arguments<'_>) -> ! {
     platform::exit(reason)
 }
 
+/// `-fw_cfg name=opt/elastic/console,string=split` sends kernel logs and guest stderr to the
+/// debug console (port 0xE9), leaving COM1 to guest stdout. Only routing is affected, so the
+/// value needs no trust.
+fn console_mode() {
+    let Ok(mut fw) = FwCfg::probe(PortTransport) else {
+        return;
+    };
+    let Ok(Some(file)) = fw.find("opt/elastic/console") else {
+        return;
+    };
+    let mut buf = [0u8; 16];
+    if let Ok(value) = fw.read_file(file, &mut buf) {
+        platform::console::set_split(value.trim_ascii() == b"split");
+    }
+}
+
 /// Reads and validates the memory map.
 fn memory_map(firmware: Range) -> MemoryMap {
     let mut fw = match FwCfg::probe(PortTransport) {
@@ -96,6 +112,7 @@ pub fn main() -> ! {
     platform::init_cpu_tables();
     platform::pit::mask_legacy_pics();
     let avx = platform::enable_extended_fpu();
+    console_mode();
     // 3. Memory map (checked against the whole image, bundle included).
     let descriptor = descriptor();
     let firmware = image::firmware_range(descriptor.as_ref());

@@ -26,15 +26,15 @@ struct KernelServices<'a> {
 }
 
 impl KernelServices<'_> {
-    fn emit(&mut self, bytes: &[u8]) {
+    fn emit(&mut self, bytes: &[u8], write: fn(&[u8])) {
         match self.output {
-            OutputMode::Raw => console::write_bytes(bytes),
+            OutputMode::Raw => write(bytes),
             OutputMode::Prefixed => {
                 for line in bytes.split_inclusive(|&b| b == b'\n') {
                     if self.line_start {
-                        console::write_bytes(format!("[{}] ", self.name).as_bytes());
+                        write(format!("[{}] ", self.name).as_bytes());
                     }
-                    console::write_bytes(line);
+                    write(line);
                     self.line_start = line.ends_with(b"\n");
                 }
             }
@@ -63,10 +63,10 @@ impl Services for KernelServices<'_> {
         }
     }
     fn stdout(&mut self, bytes: &[u8]) {
-        self.emit(bytes);
+        self.emit(bytes, console::write_bytes);
     }
     fn stderr(&mut self, bytes: &[u8]) {
-        self.emit(bytes);
+        self.emit(bytes, console::write_log_bytes);
     }
     fn read_stdin(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
         let n = buf.len().min(self.stdin.len());

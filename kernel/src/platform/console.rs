@@ -5,6 +5,7 @@
 //! inside a log call) still gets reported.
 
 use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Mutex;
 use uart_16550::Uart16550;
 use uart_16550::backend::PioBackend;
@@ -51,25 +52,49 @@ pub fn init() {
     }
 }
 
-/// Writes bytes to the console.
+/// The ISA debug console port (QEMU `-debugcon`), the log channel in split mode.
+const DEBUGCON: u16 = 0xE9;
+
+/// Split mode: COM1 carries only guest stdout; kernel logs and guest stderr go to the debug
+/// console, so guest output can be compared byte for byte with other runtimes.
+static SPLIT: AtomicBool = AtomicBool::new(false);
+
+/// Selects split mode (see [`SPLIT`]).
+pub fn set_split(split: bool) {
+    SPLIT.store(split, Ordering::Relaxed);
+}
+
+/// Writes bytes to the console (COM1).
 pub fn write_bytes(bytes: &[u8]) {
     if let Some(uart) = UART.lock().as_mut() {
         uart.send_bytes_exact(bytes);
     }
 }
 
-/// A `fmt::Write` handle on the console that takes the lock per write.
+/// Writes kernel log or guest stderr bytes: COM1, or the debug console in split mode.
+pub fn write_log_bytes(bytes: &[u8]) {
+    if SPLIT.load(Ordering::Relaxed) {
+        for &b in bytes {
+            super::cpu::outb(DEBUGCON, b);
+        }
+    } else {
+        write_bytes(bytes);
+    }
+}
+
+/// A `fmt::Write` handle on the log channel (see [`write_log_bytes`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Console;
 
 impl fmt::Write for Console {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        write_bytes(s.as_bytes());
+        write_log_bytes(s.as_bytes());
         Ok(())
     }
 }
 
-/// A lock-free writer for fatal paths: polls the UART's line-status register directly.
+/// A lock-free writer for fatal paths: polls the UART's line-status register directly (or
+/// writes the debug console in split mode).
 #[derive(Debug, Clone, Copy)]
 pub struct Emergency;
 
@@ -80,6 +105,12 @@ pub fn emergency() -> Emergency {
 
 impl fmt::Write for Emergency {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        if SPLIT.load(Ordering::Relaxed) {
+            for &b in s.as_bytes() {
+                super::cpu::outb(DEBUGCON, b);
+            }
+            return Ok(());
+        }
         for &b in s.as_bytes() {
             // Wait (boundedly) for the transmit holding register to empty: LSR bit 5.
             for _ in 0..100_000 {
