@@ -4,7 +4,8 @@
 #
 #   scripts/run-qemu.sh                 build and boot the demo image (guests/demo/elastic.toml)
 #   scripts/run-qemu.sh --guest APP.wasm [--dir HOST[::GUEST[:ro]]]... [--env K=V]... [--name N]
-#                       [--stdin FILE] [--fuel N] [--max-memory BYTES] [OPTIONS] [-- ARGS...]
+#                       [--stdin FILE] [--fuel N] [--max-memory BYTES] [--ramfs-quota BYTES]
+#                       [OPTIONS] [-- ARGS...]
 #                                       build a one-guest image around APP.wasm and boot it;
 #                                       writable --dir directories are written back afterwards
 #   scripts/run-qemu.sh --image FILE [OPTIONS]    boot an existing image
@@ -53,7 +54,7 @@ while [ $# -gt 0 ]; do
       if [ "$host" = "$spec" ]; then gpath="$host"; else gpath="${spec#*::}"; fi
       case "$gpath" in *:ro) ;; *) write_back+=("$gpath" "$host") ;; esac
       shift 2 ;;
-    --env|--name|--stdin|--fuel|--max-memory) build_args+=("$1" "$2"); shift 2 ;;
+    --env|--name|--stdin|--fuel|--max-memory|--ramfs-quota) build_args+=("$1" "$2"); shift 2 ;;
     --) shift; guest_args=("$@"); break ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run-qemu.sh: unknown argument '$1' (see --help)" >&2; exit 126 ;;

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting, lints (host crates and the kernel target), host
-# unit tests, and the QEMU integration tests that boot the real image. This is the command in
-# the README and the one CI runs (.ci/run).
+# unit tests, the QEMU integration tests that boot the real image, and the guest comparisons
+# (each WASI test guest under wasmtime, under `elastic run`, and baked into an image in QEMU,
+# against the same expected output). This is the command in the README and the one CI runs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 step() { printf '\n==> %s\n' "$*"; }
+results="$root/target/test-results.txt"
+mkdir -p target
+: > "$results"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -20,12 +24,33 @@ scripts/build-kernel.sh --clippy --selftest
 step "unsafe containment: only the kernel's platform layer may use unsafe"
 scripts/check-unsafe.sh
 
-step "build the images"
+step "build the images, the guests and the elastic tool"
 scripts/build-kernel.sh
 scripts/build-kernel.sh --selftest
+scripts/build-guests.sh
+cargo build -q --release -p elastic-cli
 
 step "tests: host unit tests and QEMU integration tests"
 cargo test -q 2>&1 | tee target/test-output.txt
-# Sum cargo's per-binary results into one closing line.
-awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, i }' \
-  target/test-output.txt
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "cargo: %d passed, %d failed, %d skipped\n", p, f, i }' \
+  target/test-output.txt | tee -a "$results"
+
+# shellcheck source=scripts/venv.sh
+. scripts/venv.sh
+ensure_venv "$root"
+compare() {
+  local name="$1"
+  shift
+  step "guests: $name"
+  local out
+  out=$("$VENV_PY" tests/reference/run_all.py "$@" 2>&1) || { echo "$out"; echo "$name: failures above" >&2; exit 1; }
+  echo "$out"
+  echo "$out" | tail -1 | sed "s/^/$name: /" >> "$results"
+}
+compare "wasmtime (reference)"
+compare "elastic run" --runner tests/reference/runners/elastic-run.sh
+compare "QEMU" --runner tests/reference/runners/qemu.sh --trap-exit 100 --loose-stderr
+
+step "summary"
+cat "$results"
+awk -F': ' '{ split($NF, a, /[ ,]+/); p += a[1]; f += a[3]; s += (a[5] == "" ? 0 : a[5]) } END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$results"

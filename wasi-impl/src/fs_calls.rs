@@ -278,6 +278,7 @@ impl Ctx<'_> {
         let (e, fs, ino, _) = self.file(fd)?;
         e.require(rights::FD_WRITE, Errno::Inval)?;
         e.require(rights::FD_FILESTAT_SET_SIZE, Errno::Notcapable)?;
+        not_negative(size)?;
         fs.try_borrow_mut()
             .map_err(|_| Errno::Busy)?
             .set_size(ino, size)
@@ -410,6 +411,7 @@ impl Ctx<'_> {
             Kind::File { fs, ino, .. } => {
                 e.require(rights::FD_READ, Errno::Badf)?;
                 e.require(rights::FD_SEEK, Errno::Notcapable)?;
+                not_negative(off)?;
                 let (fs, ino) = (fs.clone(), *ino);
                 let v = m.read_iovecs(iovs, iovs_len)?;
                 Self::read_file(&fs, ino, off, m, &v)?
@@ -464,6 +466,7 @@ impl Ctx<'_> {
             Kind::File { fs, ino, .. } => {
                 e.require(rights::FD_WRITE, Errno::Badf)?;
                 e.require(rights::FD_SEEK, Errno::Notcapable)?;
+                not_negative(off)?;
                 let (fs, ino, append) = (fs.clone(), *ino, e.append());
                 let v = m.read_iovecs(iovs, iovs_len)?;
                 Self::write_file(&fs, ino, off, append, m, &v)?.0
@@ -886,4 +889,13 @@ impl Ctx<'_> {
             .map_err(|_| Errno::Busy)?
             .unlink_file(dir, p)
     }
+}
+
+/// Sizes and offsets above `i64::MAX` are negative `off_t` values to POSIX hosts, which
+/// wasmtime reports as `EINVAL` (`EFBIG` stays for large but valid sizes).
+fn not_negative(v: u64) -> Result<(), Errno> {
+    if v > i64::MAX as u64 {
+        return Err(Errno::Inval);
+    }
+    Ok(())
 }

@@ -54,6 +54,9 @@ pub struct BuildArgs {
     /// Largest linear memory: bytes or a size like 64MiB.
     #[arg(long = "max-memory", value_name = "BYTES", requires = "guest")]
     max_memory: Option<String>,
+    /// Bytes the guest's ramfs may hold: bytes or a size like 16MiB.
+    #[arg(long = "ramfs-quota", value_name = "BYTES", requires = "guest")]
+    ramfs_quota: Option<String>,
     /// The image to write (an external bundle goes to IMAGE.bundle).
     #[arg(
         short = 'o',
@@ -213,6 +216,15 @@ fn shortcut_spec(a: &BuildArgs, wasm: &Path) -> Result<ProjectSpec, SpecError> {
             "max_memory",
             &manifest::SizeValue::Str(m.clone()),
             manifest::MAX_MEMORY_RANGE,
+        )
+        .map_err(|e| SpecError::new(origin, e))?;
+    }
+    if let Some(q) = &a.ramfs_quota {
+        let origin = flag(format!("--ramfs-quota {q}"));
+        limits.ramfs_quota_bytes = manifest::check_size(
+            "ramfs_quota",
+            &manifest::SizeValue::Str(q.clone()),
+            manifest::RAMFS_QUOTA_RANGE,
         )
         .map_err(|e| SpecError::new(origin, e))?;
     }

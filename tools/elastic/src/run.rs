@@ -35,6 +35,9 @@ pub struct RunArgs {
     /// Largest linear memory in bytes.
     #[arg(long = "max-memory", value_name = "BYTES")]
     max_memory: Option<u64>,
+    /// Bytes the guest's ramfs may hold (writes past it fail with ENOSPC).
+    #[arg(long = "ramfs-quota", value_name = "BYTES")]
+    ramfs_quota: Option<u64>,
     /// Do not copy the guest's changes back to the host directories.
     #[arg(long = "no-write-back")]
     no_write_back: bool,
@@ -245,7 +248,11 @@ pub fn main(a: RunArgs) -> ExitCode {
         Ok(b) => b,
         Err(e) => return err(format!("{}: {e}", a.file.display())),
     };
-    let fs = Ramfs::new(ramfs::Config::default(), Box::new(wall_ns));
+    let fs_config = ramfs::Config {
+        max_bytes: a.ramfs_quota.unwrap_or(u64::MAX),
+        ..ramfs::Config::default()
+    };
+    let fs = Ramfs::new(fs_config, Box::new(wall_ns));
     let fs = std::rc::Rc::new(std::cell::RefCell::new(fs));
     let mut mounts = Vec::new();
     let mut preopens = Vec::new();
