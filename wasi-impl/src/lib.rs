@@ -9,7 +9,8 @@
 //!
 //! Modules: [`guest_mem`] (bounds-checked guest memory), [`abi`] (witx constants and record
 //! layouts), `fdtable` (descriptors and rights), `ctx` (the WASI functions), `link` (the
-//! wasmi glue), `runner` (loading, limits and outcome).
+//! wasmi glue), `runner` (loading, limits and outcome); host modules beyond WASI:
+//! [`crypto`] (wasi-crypto, symmetric) and [`snp_api`] (`elastic_snp`, SEV-SNP attestation).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -24,6 +25,7 @@ pub mod guest_mem;
 mod link;
 mod runner;
 mod shadow;
+pub mod snp_api;
 #[cfg(test)]
 mod tests;
 
@@ -35,6 +37,7 @@ use core::cell::RefCell;
 pub use elastic_ramfs as ramfs;
 pub use elastic_ramfs::Errno;
 pub use runner::run;
+pub use snp_api::{ClockTrust, SnpError};
 
 /// A ramfs shared between guests (the kernel may run several guests over one filesystem).
 pub type SharedFs = Rc<RefCell<ramfs::Ramfs>>;
@@ -161,6 +164,39 @@ pub trait Services {
     fn sealing_key(&mut self, field_select: u64) -> Option<[u8; 32]> {
         let _ = field_select;
         None
+    }
+    /// True if Elastic runs as an AMD SEV-SNP guest with a working guest-message channel
+    /// (`elastic_snp::is_snp`). When false, every other `elastic_snp` call returns `notsup`
+    /// without calling the `snp_*` methods. Default: false.
+    fn is_snp_guest(&self) -> bool {
+        false
+    }
+    /// An attestation report (MSG_REPORT_REQ, AMD 56860 §7.3) binding `report_data`, for
+    /// `vmpl` (0..=3, already checked): exactly [`snp_api::REPORT_SIZE`] raw bytes as the PSP
+    /// returned them (any other length reaches the guest as `io`). Default: `NotSupported`.
+    fn snp_report(&mut self, report_data: &[u8; 64], vmpl: u32) -> Result<Vec<u8>, SnpError> {
+        let _ = (report_data, vmpl);
+        Err(SnpError::NotSupported)
+    }
+    /// The host's certificate table from the extended guest request (AMD 56421 §4.1.8,
+    /// GUID/offset/length entries then the certificates), empty if the host supplied none.
+    /// The guest may call this twice (size, then data), so the embedder should fetch once
+    /// and keep it. Default: `NotSupported`.
+    fn snp_certificates(&mut self) -> Result<Vec<u8>, SnpError> {
+        Err(SnpError::NotSupported)
+    }
+    /// The PSP's derived key (MSG_KEY_REQ, AMD 56860 §7.2; root key VCEK, the kernel's VMPL)
+    /// mixing in the `GUEST_FIELD_SELECT` bits `field_select` (reserved bits already
+    /// refused). The guest only ever sees HMAC-SHA-256 of it (see [`snp_api`]). Default:
+    /// `NotSupported`.
+    fn snp_derived_key(&mut self, field_select: u64) -> Result<[u8; 32], SnpError> {
+        let _ = field_select;
+        Err(SnpError::NotSupported)
+    }
+    /// How far the clocks can be trusted (`elastic_snp::clock_trust`). Default:
+    /// [`ClockTrust::None`].
+    fn clock_trust(&self) -> ClockTrust {
+        ClockTrust::None
     }
 }
 

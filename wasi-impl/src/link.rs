@@ -175,5 +175,6 @@ pub fn add_to_linker(linker: &mut Linker<Ctx<'_>>) -> Result<(), wasmi::errors::
     }
     linker.func_wrap(WASI_MODULE, "proc_exit", proc_exit)?;
     crate::crypto::link::add_to_linker(linker)?;
+    crate::snp_api::link::add_to_linker(linker)?;
     Ok(())
 }

@@ -156,7 +156,8 @@ pub fn run(module_bytes: &[u8], config: GuestConfig, services: &mut dyn Services
     for imp in module.imports() {
         let provided = (imp.module() == WASI_MODULE
             && crate::link::FUNCTIONS.contains(&imp.name()))
-            || crate::crypto::link::provides(imp.module(), imp.name());
+            || crate::crypto::link::provides(imp.module(), imp.name())
+            || crate::snp_api::link::provides(imp.module(), imp.name());
         if !provided || !matches!(imp.ty(), wasmi::ExternType::Func(_)) {
             return fail(Outcome::LoadFailed(format!(
                 "module {name}: unknown import `{}::{}`",
