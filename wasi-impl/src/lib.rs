@@ -171,23 +171,24 @@ pub trait Services {
     fn is_snp_guest(&self) -> bool {
         false
     }
-    /// An attestation report (MSG_REPORT_REQ, AMD 56860 §7.3) binding `report_data`, for
-    /// `vmpl` (0..=3, already checked): exactly [`snp_api::REPORT_SIZE`] raw bytes as the PSP
-    /// returned them (any other length reaches the guest as `io`). Default: `NotSupported`.
+    /// An attestation report (MSG_REPORT_REQ, AMD 56860 §7, Table 22) binding `report_data`,
+    /// for `vmpl` (0..=3, already checked): exactly [`snp_api::REPORT_SIZE`] raw bytes as the
+    /// PSP returned them (any other length reaches the guest as `io`). Default:
+    /// `NotSupported`.
     fn snp_report(&mut self, report_data: &[u8; 64], vmpl: u32) -> Result<Vec<u8>, SnpError> {
         let _ = (report_data, vmpl);
         Err(SnpError::NotSupported)
     }
-    /// The host's certificate table from the extended guest request (AMD 56421 §4.1.8,
+    /// The host's certificate table from the extended guest request (AMD 56421 §4.1.8.2,
     /// GUID/offset/length entries then the certificates), empty if the host supplied none.
     /// The guest may call this twice (size, then data), so the embedder should fetch once
     /// and keep it. Default: `NotSupported`.
     fn snp_certificates(&mut self) -> Result<Vec<u8>, SnpError> {
         Err(SnpError::NotSupported)
     }
-    /// The PSP's derived key (MSG_KEY_REQ, AMD 56860 §7.2; root key VCEK, the kernel's VMPL)
-    /// mixing in the `GUEST_FIELD_SELECT` bits `field_select` (reserved bits already
-    /// refused). The guest only ever sees HMAC-SHA-256 of it (see [`snp_api`]). Default:
+    /// The PSP's derived key (MSG_KEY_REQ, AMD 56860 §7, Table 18; root key VCEK, the
+    /// kernel's VMPL) mixing in the `GUEST_FIELD_SELECT` bits `field_select` (reserved bits
+    /// already refused). The guest only ever sees HMAC-SHA-256 of it (see [`snp_api`]). Default:
     /// `NotSupported`.
     fn snp_derived_key(&mut self, field_select: u64) -> Result<[u8; 32], SnpError> {
         let _ = field_select;

@@ -1,11 +1,10 @@
 //! The `elastic_snp` host module: AMD SEV-SNP attestation services offered to WASI guests.
 //!
 //! Under SEV-SNP the kernel talks to the AMD Secure Processor (PSP) through encrypted guest
-//! messages (AMD 56860, SEV-SNP Firmware ABI, chapter 7 "Guest Messages": MSG_REPORT_REQ
-//! §7.3 / Table 21, MSG_KEY_REQ §7.2 / Table 19) and the GHCB extended guest request
-//! (AMD 56421, GHCB specification, §4.1.8 "SNP Extended Guest Request", NAE event
-//! 0x8000_0012) that also returns the host's certificate table. This module gives a guest
-//! five functions over that, with an errno-style ABI (every result is an `i32`; pointers and
+//! messages (AMD 56860, SEV-SNP Firmware ABI, §7 "Guest Messages": MSG_REPORT_REQ
+//! Table 22, MSG_KEY_REQ Table 18) and the GHCB extended guest request (AMD 56421, GHCB
+//! specification, §4.1.8.2 "SNP Extended Guest Request", NAE event 0x8000_0012) that also
+//! returns the host's certificate table. This module gives a guest five functions over that, with an errno-style ABI (every result is an `i32`; pointers and
 //! lengths are `i32` offsets into the guest's exported `memory`):
 //!
 //! | function | signature | result |
@@ -52,20 +51,21 @@ pub const FUNCTIONS: [&str; 5] = [
     "clock_trust",
 ];
 
-/// Size of an attestation report (AMD 56860 Table 22, `ATTESTATION_REPORT`, 0x4A0 bytes in
+/// Size of an attestation report (AMD 56860 Table 23, `ATTESTATION_REPORT`, 0x4A0 bytes in
 /// every version so far).
 pub const REPORT_SIZE: u32 = 0x4A0;
 
-/// Size of the caller data bound into a report (`REPORT_DATA`, AMD 56860 Table 21).
+/// Size of the caller data bound into a report (`REPORT_DATA`, AMD 56860 Table 22,
+/// MSG_REPORT_REQ).
 pub const REPORT_DATA_SIZE: u32 = 64;
 
-/// Size of a derived key (`DERIVED_KEY`, AMD 56860 Table 20).
+/// Size of a derived key (`DERIVED_KEY`, AMD 56860 Table 19, MSG_KEY_RSP).
 pub const DERIVED_KEY_SIZE: u32 = 32;
 
-/// Highest VMPL a report may be requested for (AMD 56860 Table 21: VMPL 0–3).
+/// Highest VMPL a report may be requested for (AMD 56860 Table 22: VMPL 0–3).
 pub const MAX_VMPL: u32 = 3;
 
-/// `GUEST_FIELD_SELECT` bits defined by AMD 56860 Table 19 (bit 0 guest policy, 1 image ID,
+/// `GUEST_FIELD_SELECT` bits defined by AMD 56860 Table 18 (bit 0 guest policy, 1 image ID,
 /// 2 family ID, 3 measurement, 4 guest SVN, 5 TCB version, 6 launch mitigation vector);
 /// the others are reserved and refused with `inval`.
 pub const FIELD_SELECT_MASK: u64 = (1 << 7) - 1;
@@ -114,8 +114,8 @@ pub enum ClockTrust {
     /// SNP guest without Secure TSC: the TSC is hypervisor-controlled (it can scale, offset
     /// and intercept it).
     Hypervisor = 1,
-    /// SNP Secure TSC (AMD 56860 MSG_TSC_INFO, AMD 56421 §2.3.x): the TSC runs at a
-    /// PSP-attested scale and offset the hypervisor cannot change.
+    /// SNP Secure TSC (AMD 56860 MSG_TSC_INFO): the TSC runs at a PSP-provided scale and
+    /// offset the hypervisor cannot change.
     SecureTsc = 2,
 }
 
