@@ -429,3 +429,41 @@ fn exceeding_the_memory_limit_is_reported_and_the_next_guest_runs() {
         .expect("guest grower: limit max_memory_bytes exceeded")
         .expect("guest after: exit 0");
 }
+
+#[test]
+fn the_wasi_crypto_guest_passes_its_known_answers_and_misuse_checks_in_qemu() {
+    let mut g = guest("crypto-check", "crypto-check.wasm");
+    g.args = vec!["all".into()];
+    let manifest = Manifest {
+        guests: vec![g],
+        ..Manifest::default()
+    };
+    let image = bundle_image(
+        "crypto-check",
+        manifest,
+        vec![(
+            "crypto-check.wasm",
+            elastic_tests::guest_wasm("crypto-check"),
+        )],
+    );
+    let out = run(image);
+    out.expect_code(0).expect("ok crypto-check all");
+    // In plain QEMU there is no PSP, so the sealing key is reported as unsupported.
+    out.expect("sealing key: unsupported_feature");
+    assert!(!out.has("FAIL"), "{}", out.serial());
+}
+
+#[test]
+fn the_wasi_crypto_guest_passes_under_elastic_run_too() {
+    elastic_tests::guest_wasm("crypto-check");
+    let root = elastic_tests::repo_root();
+    let out = std::process::Command::new(root.join("scripts/elastic"))
+        .arg("run")
+        .arg(root.join("target/guests/crypto-check.wasm"))
+        .arg("all")
+        .output()
+        .expect("run elastic");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("ok crypto-check all") && !stdout.contains("FAIL"), "{stdout}");
+}
