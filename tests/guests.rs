@@ -464,6 +464,13 @@ fn the_wasi_crypto_guest_passes_under_elastic_run_too() {
         .output()
         .expect("run elastic");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("ok crypto-check all") && !stdout.contains("FAIL"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ok crypto-check all") && !stdout.contains("FAIL"),
+        "{stdout}"
+    );
 }
