@@ -137,6 +137,13 @@ long_mode_start:
     hlt
     jmp     3b
 
+/* Application processors of an SEV-ES/SNP launch start here (SEV-ES reset block below).
+ * Elastic runs on one vCPU, so any other vCPU parks with interrupts off. */
+ap_park:
+    cli
+    hlt
+    jmp     ap_park
+
 /* ------------------------------------------------------------------------------------------ */
 /* Boot GDT: 0x08 flat 32-bit code, 0x10 flat data, 0x18 64-bit code (accessed bits preset so the
  * CPU never writes to the read-only image). */
@@ -155,6 +162,47 @@ boot_gdt_ptr:
 /* The bundle descriptor (docs/image.md): all zeros = no bundle; `elastic build` patches it. */
     .section .boot.bundle_descriptor, "a"
     .zero 128
+
+/* ------------------------------------------------------------------------------------------ */
+/* SEV-SNP launch metadata (docs/snp.md; facts: shared/design/snp-facts.md section 12).
+ * The linker script places this section at offset 0xE80 of the boot page.
+ *
+ * 0xE80: "ASEV" metadata, the memory QEMU/the PSP prepares before the first instruction:
+ *   - 0x100000..0x800000  SNP_SEC_MEM: the kernel's RAM image (boot page tables, stacks,
+ *                         .data/.bss), pre-validated and zeroed, so boot/reset.s may touch it
+ *   - 0x800000            SECRETS page (VMPCKs, filled by the PSP)
+ *   - 0x801000            CPUID page (validated CPUID answers)
+ *   - 0x802000            SNP_SEC_MEM: the GHCB page (made shared by the kernel)
+ * 0xFA2..0xFE0: the OVMF-style GUIDed table, ending at 4 GiB - 0x20, walked backwards from
+ *   its footer: SEV-ES reset block (where APs start), SEV metadata offset (4 GiB - 0xFFFFFE80). */
+    .section .boot.footer, "a"
+sev_metadata:
+    .ascii  "ASEV"
+    .long   sev_metadata_end - sev_metadata     /* length */
+    .long   1                                   /* version */
+    .long   4                                   /* number of sections */
+    .long   0x100000, 0x700000, 1               /* gpa, size, type 1 = SNP_SEC_MEM */
+    .long   0x800000, 0x1000, 2                 /* type 2 = SNP_SECRETS */
+    .long   0x801000, 0x1000, 3                 /* type 3 = CPUID */
+    .long   0x802000, 0x1000, 1                 /* the GHCB page */
+sev_metadata_end:
+
+    .org    0x122                               /* the table ends at 0xFE0 of the page */
+guided_table:
+    /* SEV-ES reset block: u32 AP reset address, u16 entry length, GUID
+     * 00f771de-1a7e-4fcb-890e-68c77e2fb44e */
+    .long   ap_park
+    .word   22
+    .byte   0xde, 0x71, 0xf7, 0x00, 0x7e, 0x1a, 0xcb, 0x4f, 0x89, 0x0e, 0x68, 0xc7, 0x7e, 0x2f, 0xb4, 0x4e
+    /* SEV metadata offset: u32 (4 GiB - address of sev_metadata), u16 length, GUID
+     * dc886566-984a-4798-a75e-5585a7bf67cc */
+    .long   0x180
+    .word   22
+    .byte   0x66, 0x65, 0x88, 0xdc, 0x4a, 0x98, 0x98, 0x47, 0xa7, 0x5e, 0x55, 0x85, 0xa7, 0xbf, 0x67, 0xcc
+    /* Footer: u16 length of the whole table, GUID 96b582de-1fb2-45f7-baea-a366c55a082d */
+    .word   guided_table_end - guided_table
+    .byte   0xde, 0x82, 0xb5, 0x96, 0xb2, 0x1f, 0xf7, 0x45, 0xba, 0xea, 0xa3, 0x66, 0xc5, 0x5a, 0x08, 0x2d
+guided_table_end:
 
 /* ------------------------------------------------------------------------------------------ */
 /* The reset vector: the linker script places this section at 0xFFFFFFF0. */

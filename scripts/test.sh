@@ -30,6 +30,17 @@ scripts/build-kernel.sh --selftest
 scripts/build-guests.sh
 cargo build -q --release -p elastic-cli
 
+step "images for the launch-measurement cross-check (demo, one guest, large bundle)"
+m="$root/target/measure"
+mkdir -p "$m/large-data"
+target/release/elastic build --manifest guests/demo/elastic.toml -o "$m/demo.bin" >/dev/null
+target/release/elastic build --guest target/guests/hello.wasm -o "$m/hello.bin" -- world >/dev/null
+# 10 MiB of data: the largest kind of image that still embeds its bundle (16 MiB).
+[ -f "$m/large-data/blob.bin" ] || head -c $((10 << 20)) /dev/urandom > "$m/large-data/blob.bin"
+target/release/elastic build --guest target/guests/hello.wasm --dir "$m/large-data::/data:ro" \
+  -o "$m/large.bin" >/dev/null
+export ELASTIC_MEASURE_IMAGES="$root/target/elastic-kernel.bin:$m/demo.bin:$m/hello.bin:$m/large.bin"
+
 step "tests: host unit tests and QEMU integration tests"
 cargo test -q 2>&1 | tee target/test-output.txt
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "cargo: %d passed, %d failed, %d skipped\n", p, f, i }' \

@@ -256,3 +256,221 @@ fn exported_files_come_back_through_the_second_serial_port() {
         vec![0xAB; 5000]
     );
 }
+
+/// Creates `pipe.txt` in its first preopen and writes a line to it.
+fn writer_guest() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+  (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "pipe.txt")
+  (data (i32.const 200) "data from the writer\n")
+  (func (export "_start")
+    ;; O_CREAT | O_TRUNC, all rights
+    (if (call $open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 8) (i32.const 9)
+                    (i64.const 0x1FFFFFFF) (i64.const 0x1FFFFFFF) (i32.const 0) (i32.const 0))
+      (then (call $exit (i32.const 2))))
+    (i32.store (i32.const 8) (i32.const 200))
+    (i32.store (i32.const 12) (i32.const 21))
+    (drop (call $write (i32.load (i32.const 0)) (i32.const 8) (i32.const 1) (i32.const 16)))
+    (call $exit (i32.const 0))))"#,
+    )
+    .expect("valid wat")
+}
+
+/// Prints `pipe.txt` from its first preopen; exits 2 when the file is missing.
+fn reader_guest() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+  (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "pipe.txt")
+  (func (export "_start")
+    (if (call $open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 8) (i32.const 0)
+                    (i64.const 0x1FFFFFFF) (i64.const 0x1FFFFFFF) (i32.const 0) (i32.const 0))
+      (then (call $exit (i32.const 2))))
+    (i32.store (i32.const 8) (i32.const 1024))
+    (i32.store (i32.const 12) (i32.const 256))
+    (drop (call $read (i32.load (i32.const 0)) (i32.const 8) (i32.const 1) (i32.const 16)))
+    (i32.store (i32.const 12) (i32.load (i32.const 16)))
+    (drop (call $write (i32.const 1) (i32.const 8) (i32.const 1) (i32.const 16)))
+    (call $exit (i32.const 0))))"#,
+    )
+    .expect("valid wat")
+}
+
+/// Grows its memory by 100 pages and traps when that is refused.
+fn grow_guest() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module (memory (export "memory") 1)
+  (func (export "_start")
+    (if (i32.lt_s (memory.grow (i32.const 100)) (i32.const 0)) (then unreachable))))"#,
+    )
+    .expect("valid wat")
+}
+
+fn pipeline(shared: bool) -> Outcome {
+    let with_dir = |name: &str, wasm: &str| {
+        let mut g = guest(name, wasm);
+        g.preopens.push(Preopen {
+            guest_path: "/shared".into(),
+            bundle_dir: "empty".into(),
+            readonly: false,
+        });
+        g
+    };
+    let manifest = Manifest {
+        guests: vec![
+            with_dir("writer", "writer.wasm"),
+            with_dir("reader", "reader.wasm"),
+        ],
+        shared_ramfs: shared,
+        ..Manifest::default()
+    };
+    let name = if shared {
+        "pipeline-shared"
+    } else {
+        "pipeline-separate"
+    };
+    run(bundle_image(
+        name,
+        manifest,
+        vec![
+            ("writer.wasm", writer_guest()),
+            ("reader.wasm", reader_guest()),
+        ],
+    ))
+}
+
+#[test]
+fn a_two_guest_pipeline_passes_a_file_through_a_shared_ramfs() {
+    let out = pipeline(true);
+    out.expect_code(0)
+        .expect("guest writer: exit 0")
+        .expect("guest reader: exit 0");
+    assert_eq!(out.guest_output(), "data from the writer\n");
+    // With one ramfs per guest (the default) the reader does not see the writer's file.
+    pipeline(false)
+        .expect_code(2)
+        .expect("guest reader: exit 2");
+}
+
+#[test]
+fn an_exported_output_file_is_byte_identical_to_what_elastic_run_writes() {
+    // In QEMU: the writer's /out comes back through the export channel.
+    let mut g = guest("writer", "writer.wasm");
+    g.preopens.push(Preopen {
+        guest_path: "/out".into(),
+        bundle_dir: "empty".into(),
+        readonly: false,
+    });
+    let manifest = Manifest {
+        guests: vec![g],
+        exports: vec![Export {
+            guest: "writer".into(),
+            path: "/out".into(),
+        }],
+        ..Manifest::default()
+    };
+    let image = bundle_image(
+        "export-vs-run",
+        manifest,
+        vec![("writer.wasm", writer_guest())],
+    );
+    let dest = scratch_dir("export-vs-run-dest");
+    Boot {
+        export: Some(dest.clone()),
+        ..Boot::new(Image::File(image))
+    }
+    .run()
+    .expect_code(0);
+    let from_qemu = std::fs::read(dest.join("out/pipe.txt")).expect("exported file");
+
+    // On the host: `elastic run` writes the same file back into the --dir directory.
+    let host = scratch_dir("export-vs-run-host");
+    let module = host.join("writer.wasm");
+    std::fs::write(&module, writer_guest()).expect("write module");
+    let outdir = host.join("out");
+    std::fs::create_dir_all(&outdir).expect("mkdir");
+    let root = elastic_tests::repo_root();
+    let status = std::process::Command::new(root.join("scripts/elastic"))
+        .arg("run")
+        .arg("--dir")
+        .arg(format!("{}::/out", outdir.display()))
+        .arg(&module)
+        .status()
+        .expect("run elastic");
+    assert!(status.success());
+    let from_host = std::fs::read(outdir.join("pipe.txt")).expect("written back");
+    assert_eq!(from_qemu, from_host);
+    assert_eq!(from_qemu, b"data from the writer\n");
+}
+
+#[test]
+fn exceeding_the_memory_limit_is_reported_and_the_next_guest_runs() {
+    let mut hog = guest("grower", "grow.wasm");
+    hog.limits.max_memory_bytes = 1 << 20;
+    let manifest = Manifest {
+        guests: vec![hog, guest("after", "echo.wasm")],
+        ..Manifest::default()
+    };
+    let image = bundle_image(
+        "memory-limit",
+        manifest,
+        vec![("grow.wasm", grow_guest()), ("echo.wasm", echo_guest(0))],
+    );
+    run(image)
+        .expect_code(100)
+        .expect("guest grower: limit max_memory_bytes exceeded")
+        .expect("guest after: exit 0");
+}
+
+#[test]
+fn the_wasi_crypto_guest_passes_its_known_answers_and_misuse_checks_in_qemu() {
+    let mut g = guest("crypto-check", "crypto-check.wasm");
+    g.args = vec!["all".into()];
+    let manifest = Manifest {
+        guests: vec![g],
+        ..Manifest::default()
+    };
+    let image = bundle_image(
+        "crypto-check",
+        manifest,
+        vec![(
+            "crypto-check.wasm",
+            elastic_tests::guest_wasm("crypto-check"),
+        )],
+    );
+    let out = run(image);
+    out.expect_code(0).expect("ok crypto-check all");
+    // In plain QEMU there is no PSP, so the sealing key is reported as unsupported.
+    out.expect("sealing key: unsupported_feature");
+    assert!(!out.has("FAIL"), "{}", out.serial());
+}
+
+#[test]
+fn the_wasi_crypto_guest_passes_under_elastic_run_too() {
+    elastic_tests::guest_wasm("crypto-check");
+    let root = elastic_tests::repo_root();
+    let out = std::process::Command::new(root.join("scripts/elastic"))
+        .arg("run")
+        .arg(root.join("target/guests/crypto-check.wasm"))
+        .arg("all")
+        .output()
+        .expect("run elastic");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ok crypto-check all") && !stdout.contains("FAIL"),
+        "{stdout}"
+    );
+}

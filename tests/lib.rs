@@ -289,3 +289,21 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
 }
+
+/// The bytes of guest `name` from target/guests/ (built once with scripts/build-guests.sh if
+/// missing).
+pub fn guest_wasm(name: &str) -> Vec<u8> {
+    static BUILT_GUESTS: OnceLock<()> = OnceLock::new();
+    let path = repo_root()
+        .join("target/guests")
+        .join(format!("{name}.wasm"));
+    if !path.exists() {
+        BUILT_GUESTS.get_or_init(|| {
+            let status = Command::new(repo_root().join("scripts/build-guests.sh"))
+                .status()
+                .expect("run scripts/build-guests.sh");
+            assert!(status.success(), "building the guests failed");
+        });
+    }
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

@@ -125,6 +125,7 @@ pub fn main() -> ! {
             end: LOW_MEMORY_END,
         },
         layout::ram_image(),
+        layout::SNP_LAUNCH_PAGES,
     ];
     if let Err(e) = map.require_free(&early_reserved, MIN_FREE_RAM) {
         fail(ExitReason::PlatformData, format_args!("{e}"));

@@ -295,26 +295,28 @@ pub fn export_archive(bundle: &Bundle<'_>, filesystems: &Filesystems) -> (Vec<u8
         } else {
             format!("{path}/")
         };
+        // Modification times in whole seconds, as tar stores them.
+        let mtime = |ino| fs.stat(ino).map(|st| st.mtim / 1_000_000_000).unwrap_or(0);
         match fs.walk(ino) {
             Ok(entries) => {
                 if !path.is_empty() {
-                    tar.directory(path);
+                    tar.directory(path, mtime(ino));
                 }
                 for e in entries {
                     let name = format!("{prefix}{}", e.path);
                     match e.kind {
-                        WalkKind::Directory => tar.directory(&name),
+                        WalkKind::Directory => tar.directory(&name, mtime(e.ino)),
                         WalkKind::File { .. } => match fs.read_to_vec(e.ino) {
-                            Ok(data) => tar.file(&name, &data),
+                            Ok(data) => tar.file(&name, &data, mtime(e.ino)),
                             Err(err) => problems.push(format!("export {name}: {err:?}")),
                         },
-                        WalkKind::Symlink { target } => tar.symlink(&name, &target),
+                        WalkKind::Symlink { target } => tar.symlink(&name, &target, mtime(e.ino)),
                     }
                 }
             }
             // Not a directory: a single file.
             Err(Errno::Notdir) => match fs.read_to_vec(ino) {
-                Ok(data) => tar.file(path, &data),
+                Ok(data) => tar.file(path, &data, mtime(ino)),
                 Err(err) => problems.push(format!("export {path}: {err:?}")),
             },
             Err(e) => problems.push(format!("export {}: {e:?}", export.path)),

@@ -48,7 +48,15 @@ impl TarWriter {
         Self::default()
     }
 
-    fn header(&mut self, path: &str, kind: u8, size: u64, mode: u64, link: &str) -> bool {
+    fn header(
+        &mut self,
+        path: &str,
+        kind: u8,
+        size: u64,
+        mode: u64,
+        link: &str,
+        mtime: u64,
+    ) -> bool {
         let Some((prefix, name)) = split(path) else {
             self.skipped.push(path.into());
             return false;
@@ -63,7 +71,7 @@ impl TarWriter {
         octal(&mut h[108..116], 0);
         octal(&mut h[116..124], 0);
         octal(&mut h[124..136], size);
-        octal(&mut h[136..148], 0);
+        octal(&mut h[136..148], mtime);
         h[148..156].fill(b' ');
         h[156] = kind;
         h[157..157 + link.len()].copy_from_slice(link.as_bytes());
@@ -77,25 +85,25 @@ impl TarWriter {
         true
     }
 
-    /// Adds a directory.
-    pub fn directory(&mut self, path: &str) {
+    /// Adds a directory with modification time `mtime` (seconds since the epoch).
+    pub fn directory(&mut self, path: &str, mtime: u64) {
         let mut p = String::from(path.trim_end_matches('/'));
         p.push('/');
-        self.header(&p, b'5', 0, 0o755, "");
+        self.header(&p, b'5', 0, 0o755, "", mtime);
     }
 
-    /// Adds a regular file.
-    pub fn file(&mut self, path: &str, data: &[u8]) {
-        if self.header(path, b'0', data.len() as u64, 0o644, "") {
+    /// Adds a regular file with modification time `mtime` (seconds since the epoch).
+    pub fn file(&mut self, path: &str, data: &[u8], mtime: u64) {
+        if self.header(path, b'0', data.len() as u64, 0o644, "", mtime) {
             self.out.extend_from_slice(data);
             let pad = (BLOCK - data.len() % BLOCK) % BLOCK;
             self.out.resize(self.out.len() + pad, 0);
         }
     }
 
-    /// Adds a symbolic link.
-    pub fn symlink(&mut self, path: &str, target: &str) {
-        self.header(path, b'2', 0, 0o777, target);
+    /// Adds a symbolic link with modification time `mtime` (seconds since the epoch).
+    pub fn symlink(&mut self, path: &str, target: &str, mtime: u64) {
+        self.header(path, b'2', 0, 0o777, target, mtime);
     }
 
     /// Paths that could not be represented.
@@ -119,13 +127,13 @@ mod tests {
     #[test]
     fn the_tar_crate_reads_what_we_write() {
         let mut w = TarWriter::new();
-        w.directory("out");
-        w.file("out/a.txt", b"hello");
+        w.directory("out", 0);
+        w.file("out/a.txt", b"hello", 1_700_000_000);
         let long_dir = "d".repeat(120);
         let long = std::format!("out/{long_dir}/file.bin");
-        w.file(&long, &[7u8; 1000]);
-        w.symlink("out/link", "a.txt");
-        w.file(&"x".repeat(300), b"too long");
+        w.file(&long, &[7u8; 1000], 0);
+        w.symlink("out/link", "a.txt", 0);
+        w.file(&"x".repeat(300), b"too long", 0);
         assert_eq!(w.skipped(), ["x".repeat(300)]);
         let bytes = w.finish();
         assert_eq!(bytes.len() % 512, 0);
@@ -134,6 +142,9 @@ mod tests {
         for entry in archive.entries().unwrap() {
             let mut e = entry.unwrap();
             let path = e.path().unwrap().to_string_lossy().into_owned();
+            if path == "out/a.txt" {
+                assert_eq!(e.header().mtime().unwrap(), 1_700_000_000);
+            }
             let kind = e.header().entry_type();
             let mut data = std::vec::Vec::new();
             e.read_to_end(&mut data).unwrap();

@@ -7,6 +7,13 @@ use elastic_core::memory_map::Range;
 /// Virtual = `HIGH_OFFSET + physical` for the kernel's code and read-only data.
 pub const HIGH_OFFSET: u64 = 0xFFFF_FFFF_0000_0000;
 
+/// The secrets, CPUID and GHCB pages the SEV-SNP launch metadata places at fixed addresses
+/// (boot/reset.s, `sev_metadata`); never heap, even outside SNP.
+pub const SNP_LAUNCH_PAGES: Range = Range {
+    start: 0x80_0000,
+    end: 0x80_3000,
+};
+
 unsafe extern "C" {
     static __text_start: u8;
     static __text_end: u8;

@@ -9,6 +9,7 @@
 //! cannot be loaded exits with 1.
 
 use clap::Args;
+use elastic_crypto::{OsEntropy, SecureRandom};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -57,6 +58,8 @@ pub struct RunArgs {
 /// Host platform services for the guest.
 struct HostServices {
     start: Instant,
+    /// `random_get`: the same CTR_DRBG (AES-256, SP 800-90A) the kernel uses, seeded from the OS.
+    rng: SecureRandom<OsEntropy>,
 }
 
 impl Services for HostServices {
@@ -73,8 +76,8 @@ impl Services for HostServices {
         1
     }
     fn random(&mut self, buf: &mut [u8]) {
-        if let Err(e) = getrandom::getrandom(buf) {
-            eprintln!("elastic: OS random source failed: {e}");
+        if let Err(e) = self.rng.fill(buf) {
+            eprintln!("elastic: the random generator failed: {e:?}");
             std::process::exit(1);
         }
     }
@@ -313,8 +316,13 @@ pub fn main(a: RunArgs) -> ExitCode {
         limits,
         wasm_backtrace: !a.no_backtrace,
     };
+    let rng = match SecureRandom::new(OsEntropy, b"elastic run random_get") {
+        Ok(r) => r,
+        Err(e) => return err(format!("cannot seed the random generator: {e:?}")),
+    };
     let mut services = HostServices {
         start: Instant::now(),
+        rng,
     };
     let report = wasi_impl::run(&bytes, config, &mut services);
     let _ = std::io::stdout().flush();
