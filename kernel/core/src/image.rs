@@ -218,7 +218,7 @@ impl fmt::Display for AssembleError {
             Self::KernelSize(n) => {
                 write!(
                     f,
-                    "kernel template is {n} bytes, expected {KERNEL_SIZE} (build it with scripts/build-kernel.sh)"
+                    "kernel template is {n} bytes, expected 4 MiB ({KERNEL_SIZE} bytes; build it with scripts/build-kernel.sh)"
                 )
             }
             Self::TemplateHasBundle => {
