@@ -335,7 +335,7 @@ class Bench:
             _, _, log = self.boot(self.img[mode], m0)
             for k, v in results(log).items():
                 self.add(f"{k}.qemu", v)
-            for rt in ("run", "wasmtime"):
+            for rt in ("run", "wasmtime") + (("qemu-user",) if self.qemu_user else ()):
                 _, _, err = self.host(rt, "bench-wasi", args, dirs=True)
                 for k, v in results(err).items():
                     self.add(f"{k}.{rt}", v)
@@ -415,7 +415,8 @@ class Bench:
                                   fmt(b / e, 3) + "x" if b else "-", "", "",
                                   f"(a)/this {a / e:.2f}" if a else "-"]))
         lines.append("")
-        lines.append(row(["WASI / ramfs / console", "QEMU", "run", "wasmtime", "", "target"]))
+        lines.append(row(["WASI / ramfs / console", "(a) QEMU", "(b) run", "(c) wasmtime",
+                          "(b) user TCG", "target"]))
         for key, label, unit, target in (
                 ("clock_time_get", "clock_time_get", "ns/call", "< 100 ns"),
                 ("fd_write16", "fd_write 16 B to file", "ns/call", ""),
@@ -424,14 +425,15 @@ class Bench:
                 ("console", f"console stdout {z['console_mib']} MiB", "MB/s", "")):
             lines.append(row([f"  {label} ({unit})", fmt(self.median(f"{key}.qemu")),
                               fmt(self.median(f"{key}.run")), fmt(self.median(f"{key}.wasmtime")),
-                              "", target]))
+                              fmt(self.median(f"{key}.qemu-user")), target]))
         lines.append("")
         lines.append("(a) Elastic kernel in QEMU, (b) `elastic run` on the host (same wasmi + wasi-impl),"
                      " (c) wasmtime (PyPI, Cranelift JIT),")
         lines.append("(d) wasm3 (PyPI pywasm3). Speed relative to (b) = time(b)/time(x): 1.0x is as fast"
                      " as (b), 0.1x is ten times slower.")
-        lines.append("`(b) under qemu-x86_64`: the same `elastic run` binary under user-mode TCG, i.e."
-                     " TCG's cost without a kernel or softmmu; (a)/this is what remains.")
+        lines.append("(b) under qemu-x86_64 / (b) user TCG: the same `elastic run` binary under"
+                     " user-mode TCG, i.e. TCG's cost without a kernel or softmmu;")
+        lines.append("(a)/this is what remains for the kernel, its devices and system-mode TCG.")
         lines.append("ramfs under wasmtime is a host tmpfs directory; console under run/wasmtime goes"
                      " to /dev/null, under QEMU through the 16550 serial port.")
         lines += [f"note: {n}" for n in self.notes]
