@@ -16,7 +16,8 @@ Runs, side by side and interleaved in one invocation, BENCH_RUNS rounds (default
 Every row is the median over the rounds. Prints one table and writes JSON (all samples) to
 target/bench/bench-<UTC time>.json and target/bench/latest.json.
 
-Usage: bench.py --root DIR --kernel KERNEL.bin --elastic ELASTIC --guests DIR
+Usage: bench.py --root DIR --kernel KERNEL.bin --elastic ELASTIC --guests DIR --accel kvm|tcg
+       bench.py --wasm3-run MODULE.wasm [ARGS...]   (one guest under pywasm3, used internally)
 """
 
 from __future__ import annotations
