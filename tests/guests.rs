@@ -474,3 +474,35 @@ fn the_wasi_crypto_guest_passes_under_elastic_run_too() {
         "{stdout}"
     );
 }
+
+#[test]
+fn snp_selftest_in_plain_qemu_says_it_is_not_an_snp_guest_and_gets_no_report() {
+    let mut selftest = guest("snp-selftest", "snp-selftest.wasm");
+    selftest.output = elastic_bundle::OutputMode::Raw;
+    // Report mode: asking for a report outside SNP must fail with "not an SNP guest" (exit 2),
+    // never produce a fabricated report.
+    let mut report = guest("snp-report", "snp-selftest.wasm");
+    report.args = vec!["report".into(), "ab".repeat(64), "/out/r.bin".into()];
+    report.preopens.push(Preopen {
+        guest_path: "/out".into(),
+        bundle_dir: "empty".into(),
+        readonly: false,
+    });
+    let manifest = Manifest {
+        guests: vec![selftest, report],
+        ..Manifest::default()
+    };
+    let image = bundle_image(
+        "snp-selftest",
+        manifest,
+        vec![(
+            "snp-selftest.wasm",
+            elastic_tests::guest_wasm("snp-selftest"),
+        )],
+    );
+    let out = run(image);
+    out.expect("not an SNP guest")
+        .expect("guest snp-selftest: exit 0")
+        .expect("guest snp-report: exit 2");
+    out.expect_code(2);
+}
