@@ -23,9 +23,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ -n "$out" ] || out="$root/target/elastic-kernel.bin"
-# A separate target dir per feature set keeps both images cached side by side.
-suffix=plain; [ ${#features[@]} -gt 0 ] && suffix=selftest
-export CARGO_TARGET_DIR="$root/target/kernel-$suffix"
+# One target dir for both images: the dependencies are built once, and cargo keeps the
+# kernel crate's artifacts for each feature set side by side.
+export CARGO_TARGET_DIR="$root/target/kernel"
 export RUSTFLAGS="-C panic=abort -C code-model=kernel -C relocation-model=static -C no-redzone=yes -C force-frame-pointers=yes"
 cd "$root"
 if [ -n "$clippy" ]; then
