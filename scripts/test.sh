@@ -6,6 +6,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# The debug build of the elastic tool: cargo test builds it anyway, a release build would
+# compile every dependency a second time.
+export ELASTIC_PROFILE=dev
 step() { printf '\n==> %s\n' "$*"; }
 results="$root/target/test-results.txt"
 mkdir -p target
@@ -28,16 +31,16 @@ step "build the images, the guests and the elastic tool"
 scripts/build-kernel.sh
 scripts/build-kernel.sh --selftest
 scripts/build-guests.sh
-cargo build -q --release -p elastic-cli
+cargo build -q -p elastic-cli
 
 step "images for the launch-measurement cross-check (demo, one guest, large bundle)"
 m="$root/target/measure"
 mkdir -p "$m/large-data"
-target/release/elastic build --manifest guests/demo/elastic.toml -o "$m/demo.bin" >/dev/null
-target/release/elastic build --guest target/guests/hello.wasm -o "$m/hello.bin" -- world >/dev/null
+scripts/elastic build --manifest guests/demo/elastic.toml -o "$m/demo.bin" >/dev/null
+scripts/elastic build --guest target/guests/hello.wasm -o "$m/hello.bin" -- world >/dev/null
 # 10 MiB of data: the largest kind of image that still embeds its bundle (16 MiB).
 [ -f "$m/large-data/blob.bin" ] || head -c $((10 << 20)) /dev/urandom > "$m/large-data/blob.bin"
-target/release/elastic build --guest target/guests/hello.wasm --dir "$m/large-data::/data:ro" \
+scripts/elastic build --guest target/guests/hello.wasm --dir "$m/large-data::/data:ro" \
   -o "$m/large.bin" >/dev/null
 export ELASTIC_MEASURE_IMAGES="$root/target/elastic-kernel.bin:$m/demo.bin:$m/hello.bin:$m/large.bin"
 

@@ -13,4 +13,4 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
-exec "${CARGO_TARGET_DIR:-$root/target}/release/elastic" run "${args[@]}" "$@" < "$stdin"
+exec "$root/scripts/elastic" run "${args[@]}" "$@" < "$stdin"
