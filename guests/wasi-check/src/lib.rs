@@ -303,44 +303,53 @@ pub fn read_dir(fd: Fd) -> Result<Vec<DirEntry>, Errno> {
 /// below only read the slices/strings they are given (or write into values the binding
 /// owns), so calling them cannot break memory safety. Pointer-taking calls (`args_get`,
 /// `fd_readdir`, `poll_oneoff`, `random_get`, ...) stay `unsafe` at their call sites.
-#[allow(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+#[allow(clippy::missing_safety_doc)]
 pub mod sys {
     use wasi::*;
 
     /// `fd_advise`.
     pub fn fd_advise(fd: Fd, off: Filesize, len: Filesize, a: Advice) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_advise(fd, off, len, a) }
     }
     /// `fd_allocate`.
     pub fn fd_allocate(fd: Fd, off: Filesize, len: Filesize) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_allocate(fd, off, len) }
     }
     /// `fd_close`.
     pub fn fd_close(fd: Fd) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_close(fd) }
     }
     /// `fd_datasync`.
     pub fn fd_datasync(fd: Fd) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_datasync(fd) }
     }
     /// `fd_fdstat_get`.
     pub fn fd_fdstat_get(fd: Fd) -> Result<Fdstat, Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_fdstat_get(fd) }
     }
     /// `fd_fdstat_set_flags`.
     pub fn fd_fdstat_set_flags(fd: Fd, f: Fdflags) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_fdstat_set_flags(fd, f) }
     }
     /// `fd_fdstat_set_rights`.
     pub fn fd_fdstat_set_rights(fd: Fd, base: Rights, inh: Rights) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_fdstat_set_rights(fd, base, inh) }
     }
     /// `fd_filestat_get`.
     pub fn fd_filestat_get(fd: Fd) -> Result<Filestat, Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_filestat_get(fd) }
     }
     /// `fd_filestat_set_size`.
     pub fn fd_filestat_set_size(fd: Fd, size: Filesize) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_filestat_set_size(fd, size) }
     }
     /// `fd_filestat_set_times`.
@@ -350,6 +359,7 @@ pub mod sys {
         m: Timestamp,
         f: Fstflags,
     ) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_filestat_set_times(fd, a, m, f) }
     }
     /// `fd_pread` into `buf`; returns the bytes read.
@@ -358,6 +368,7 @@ pub mod sys {
             buf: buf.as_mut_ptr(),
             buf_len: buf.len(),
         }];
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_pread(fd, &iov, off) }
     }
     /// `fd_pwrite` of `data`.
@@ -366,6 +377,7 @@ pub mod sys {
             buf: data.as_ptr(),
             buf_len: data.len(),
         }];
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_pwrite(fd, &iov, off) }
     }
     /// `fd_read` into several buffers at once (scatter).
@@ -377,6 +389,7 @@ pub mod sys {
                 buf_len: b.len(),
             })
             .collect();
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_read(fd, &iov) }
     }
     /// `fd_write` of several buffers at once (gather).
@@ -388,42 +401,52 @@ pub mod sys {
                 buf_len: b.len(),
             })
             .collect();
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_write(fd, &iov) }
     }
     /// `fd_readdir` into `buf` from `cookie`; returns the bytes used.
     pub fn fd_readdir(fd: Fd, buf: &mut [u8], cookie: Dircookie) -> Result<usize, Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_readdir(fd, buf.as_mut_ptr(), buf.len(), cookie) }
     }
     /// `fd_prestat_get`.
     pub fn fd_prestat_get(fd: Fd) -> Result<Prestat, Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_prestat_get(fd) }
     }
     /// `fd_prestat_dir_name` into `buf`.
     pub fn fd_prestat_dir_name(fd: Fd, buf: &mut [u8]) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_prestat_dir_name(fd, buf.as_mut_ptr(), buf.len()) }
     }
     /// `fd_renumber`.
     pub fn fd_renumber(fd: Fd, to: Fd) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_renumber(fd, to) }
     }
     /// `fd_seek`.
     pub fn fd_seek(fd: Fd, delta: Filedelta, w: Whence) -> Result<Filesize, Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_seek(fd, delta, w) }
     }
     /// `fd_sync`.
     pub fn fd_sync(fd: Fd) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_sync(fd) }
     }
     /// `fd_tell`.
     pub fn fd_tell(fd: Fd) -> Result<Filesize, Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::fd_tell(fd) }
     }
     /// `path_create_directory`.
     pub fn path_create_directory(fd: Fd, p: &str) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::path_create_directory(fd, p) }
     }
     /// `path_filestat_get`.
     pub fn path_filestat_get(fd: Fd, fl: Lookupflags, p: &str) -> Result<Filestat, Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::path_filestat_get(fd, fl, p) }
     }
     /// `path_filestat_set_times`.
@@ -435,10 +458,12 @@ pub mod sys {
         m: Timestamp,
         f: Fstflags,
     ) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::path_filestat_set_times(fd, fl, p, a, m, f) }
     }
     /// `path_link`.
     pub fn path_link(ofd: Fd, fl: Lookupflags, op: &str, nfd: Fd, np: &str) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::path_link(ofd, fl, op, nfd, np) }
     }
     /// `path_open`.
@@ -451,50 +476,62 @@ pub mod sys {
         inh: Rights,
         f: Fdflags,
     ) -> Result<Fd, Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::path_open(fd, dirflags, p, o, base, inh, f) }
     }
     /// `path_readlink` into `buf`; returns the bytes written.
     pub fn path_readlink(fd: Fd, p: &str, buf: &mut [u8]) -> Result<usize, Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::path_readlink(fd, p, buf.as_mut_ptr(), buf.len()) }
     }
     /// `path_remove_directory`.
     pub fn path_remove_directory(fd: Fd, p: &str) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::path_remove_directory(fd, p) }
     }
     /// `path_rename`.
     pub fn path_rename(fd: Fd, op: &str, nfd: Fd, np: &str) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::path_rename(fd, op, nfd, np) }
     }
     /// `path_symlink`.
     pub fn path_symlink(target: &str, fd: Fd, np: &str) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::path_symlink(target, fd, np) }
     }
     /// `path_unlink_file`.
     pub fn path_unlink_file(fd: Fd, p: &str) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::path_unlink_file(fd, p) }
     }
     /// `clock_res_get`.
     pub fn clock_res_get(id: Clockid) -> Result<Timestamp, Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::clock_res_get(id) }
     }
     /// `clock_time_get`.
     pub fn clock_time_get(id: Clockid, precision: Timestamp) -> Result<Timestamp, Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::clock_time_get(id, precision) }
     }
     /// `random_get` into `buf`.
     pub fn random_get(buf: &mut [u8]) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::random_get(buf.as_mut_ptr(), buf.len()) }
     }
     /// `sched_yield`.
     pub fn sched_yield() -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::sched_yield() }
     }
     /// `proc_raise`.
     pub fn proc_raise(sig: Signal) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::proc_raise(sig) }
     }
     /// `sock_accept`.
     pub fn sock_accept(fd: Fd, f: Fdflags) -> Result<Fd, Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::sock_accept(fd, f) }
     }
     /// `sock_recv` into `buf`.
@@ -503,6 +540,7 @@ pub mod sys {
             buf: buf.as_mut_ptr(),
             buf_len: buf.len(),
         }];
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::sock_recv(fd, &iov, f) }
     }
     /// `sock_send` of `data`.
@@ -511,10 +549,12 @@ pub mod sys {
             buf: data.as_ptr(),
             buf_len: data.len(),
         }];
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::sock_send(fd, &iov, f) }
     }
     /// `sock_shutdown`.
     pub fn sock_shutdown(fd: Fd, how: Sdflags) -> Result<(), Errno> {
+        // SAFETY: scalar, string or slice arguments only (see the module doc).
         unsafe { wasi::sock_shutdown(fd, how) }
     }
 }

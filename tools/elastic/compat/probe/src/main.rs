@@ -51,6 +51,7 @@ const R: u64 = 2 | (1 << 14);
 fn p(label: &str, e: i32) { println!("{label}: {e}"); }
 fn open(dir: u32, path: &str, oflags: u32, rights: u64, fdflags: u32) -> (i32, u32) {
     let mut fd = 0u32;
+    // SAFETY: `path` and `fd` outlive the call; the host reads `path` and writes `fd` only.
     let e = unsafe { path_open(dir, 1, path.as_ptr(), path.len(), oflags, rights, rights, fdflags, &mut fd) };
     (e, fd)
 }
@@ -60,6 +61,8 @@ fn openp(label: &str, dir: u32, path: &str, oflags: u32, rights: u64) -> u32 {
     if e == 0 { fd } else { u32::MAX }
 }
 fn main() {
+    // SAFETY: every raw WASI call below passes buffers and out-parameters that live on this
+    // stack frame for the duration of the call; the probe only observes the host's answers.
     unsafe {
         let d = 3u32;
         let f = openp("create f.txt", d, "f.txt", 1, RW);
