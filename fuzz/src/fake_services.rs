@@ -34,7 +34,9 @@ impl FakeServices {
 
 impl Services for FakeServices {
     fn monotonic_now(&mut self) -> u64 {
-        self.now = self.now.wrapping_add(1_000);
+        // Saturating: after `sleep_until(u64::MAX)` the clock must stay at the end of time,
+        // not wrap to the past (a wrapped clock made `poll_oneoff` sleep forever).
+        self.now = self.now.saturating_add(1_000);
         self.now
     }
 
@@ -43,7 +45,7 @@ impl Services for FakeServices {
     }
 
     fn wall_now(&mut self) -> u64 {
-        1_700_000_000_000_000_000u64.wrapping_add(self.monotonic_now())
+        1_700_000_000_000_000_000u64.saturating_add(self.monotonic_now())
     }
 
     fn wall_resolution(&self) -> u64 {

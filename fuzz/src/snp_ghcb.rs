@@ -323,7 +323,19 @@ fn decoder_op(op: u8, input: &mut Input<'_>) {
         16 => {
             let v = input.u64();
             if let Ok(e) = EventInjection::decode(v) {
-                assert_eq!(e.encode(), v, "EventInjection {e:?} does not re-encode");
+                // The error-code field (63:32) means nothing unless EV (bit 11) is set, and
+                // decode ignores it then, as the CPU does (AMD APM vol. 2 §15.20 EVENTINJ).
+                let canonical = if v & (1 << 11) == 0 {
+                    v & 0xFFFF_FFFF
+                } else {
+                    v
+                };
+                assert_eq!(
+                    e.encode(),
+                    canonical,
+                    "EventInjection {e:?} does not re-encode"
+                );
+                assert_eq!(EventInjection::decode(e.encode()), Ok(e));
             }
         }
         17 => {
