@@ -53,7 +53,9 @@ pub fn config(fuel: u64) -> GuestConfig {
             max_table_elements: 10_000,
             max_open_fds: 16,
             max_module_bytes: 1 << 20,
+            ..Limits::default()
         },
+        wasm_backtrace: true,
     }
 }
 
