@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Elastic kernel as a flat firmware image (-bios blob).
-#   scripts/build-kernel.sh [--selftest] [--debug] [--clippy] [-o OUT]
-# Default output: target/elastic-kernel.bin (target/elastic-selftest.bin with --selftest).
+#   scripts/build-kernel.sh [--selftest | --snp-sim] [--debug] [--clippy] [-o OUT]
+# Default output: target/elastic-kernel.bin (target/elastic-selftest.bin with --selftest,
+# target/elastic-snp-sim.bin with --snp-sim: the test-only kernel whose SNP guest services are
+# answered by the PSP simulator; see kernel/src/snp_sim.rs).
 #
 # The kernel is built for x86_64-unknown-linux-gnu used freestanding (see docs/architecture.md,
 # "Why this Rust target"): no nightly, hard-float SSE, AES-NI usable. The flags below make it a
@@ -15,6 +17,7 @@ out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --selftest) features+=(--features selftest); [ -n "$out" ] || out="$root/target/elastic-selftest.bin" ;;
+    --snp-sim) features+=(--features snp-sim); [ -n "$out" ] || out="$root/target/elastic-snp-sim.bin" ;;
     --debug) profile=dev ;;
     --clippy) clippy=1 ;;
     -o) out="$2"; shift ;;

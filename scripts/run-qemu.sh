@@ -10,6 +10,10 @@
 #                                       writable --dir directories are written back afterwards
 #   scripts/run-qemu.sh --image FILE [OPTIONS]    boot an existing image
 #   scripts/run-qemu.sh --selftest NAME [OPTIONS] boot the self-test image (kernel tests)
+#   scripts/run-qemu.sh --snp-sim [--guest APP.wasm ...] [OPTIONS]
+#                                       build the image on the test-only snp-sim kernel (SNP
+#                                       guest services from the PSP simulator; NOT a
+#                                       confidential VM), by default with the snp-selftest guest
 #   scripts/run-qemu.sh --probe-kvm     prints "kvm" or "tcg": the accelerator it would use
 # OPTIONS: --export DIR (unpack the guests' exports into DIR), --split-log FILE (kernel log and
 # guest stderr go to FILE, the console keeps only guest stdout), --qemu QEMU-ARGS... (last).
@@ -31,6 +35,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 qemu=${ELASTIC_QEMU:-qemu-system-x86_64}
 image=""
 selftest=""
+snp_sim=""
 probe_only=""
 export_dir=""
 split_log=""
@@ -43,6 +48,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --image) image="$2"; shift 2 ;;
     --selftest) selftest="$2"; shift 2 ;;
+    --snp-sim) snp_sim=1; shift ;;
     --qemu) shift; extra+=("$@"); break ;;
     --probe-kvm) probe_only=1; shift ;;
     --export) export_dir="$2"; shift 2 ;;
@@ -56,7 +62,7 @@ while [ $# -gt 0 ]; do
       shift 2 ;;
     --env|--name|--stdin|--fuel|--max-memory|--ramfs-quota) build_args+=("$1" "$2"); shift 2 ;;
     --) shift; guest_args=("$@"); break ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "run-qemu.sh: unknown argument '$1' (see --help)" >&2; exit 126 ;;
   esac
 done
@@ -70,12 +76,22 @@ if [ -z "$image" ] && [ -z "$probe_only" ]; then
   if [ -n "$selftest" ]; then
     "$root/scripts/build-kernel.sh" --selftest || exit 126
     image="$root/target/elastic-selftest.bin"
-  elif [ -n "$guest" ]; then
-    "$root/scripts/build-kernel.sh" || exit 126
+  elif [ -n "$guest" ] || [ -n "$snp_sim" ]; then
+    kernel="$root/target/elastic-kernel.bin"
+    if [ -n "$snp_sim" ]; then
+      "$root/scripts/build-kernel.sh" --snp-sim || exit 126
+      kernel="$root/target/elastic-snp-sim.bin"
+      if [ -z "$guest" ]; then
+        "$root/scripts/build-guests.sh" >&2 || exit 126
+        guest="$root/target/guests/snp-selftest.wasm"
+      fi
+    else
+      "$root/scripts/build-kernel.sh" || exit 126
+    fi
     mkdir -p "$root/target/run"
-    image="$root/target/run/$(basename "${guest%.wasm}").bin"
+    image="$root/target/run/$(basename "${guest%.wasm}")${snp_sim:+-snp-sim}.bin"
     "$root/scripts/elastic" build --guest "$guest" "${build_args[@]}" -o "$image" \
-      --kernel "$root/target/elastic-kernel.bin" -- "${guest_args[@]}" >&2 || exit 126
+      --kernel "$kernel" -- "${guest_args[@]}" >&2 || exit 126
     if [ ${#write_back[@]} -gt 0 ] && [ -z "$export_dir" ]; then
       export_dir=$(mktemp -d)
       remove_export_dir=1

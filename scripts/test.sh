@@ -20,9 +20,10 @@ cargo fmt --all -- --check
 step "clippy: host crates"
 cargo clippy -q --all-targets -- -D warnings
 
-step "clippy: kernel (production and self-test builds)"
+step "clippy: kernel (production, self-test and snp-sim test builds)"
 scripts/build-kernel.sh --clippy
 scripts/build-kernel.sh --clippy --selftest
+scripts/build-kernel.sh --clippy --snp-sim
 
 step "unsafe containment: only the kernel's platform layer may use unsafe"
 scripts/check-unsafe.sh
@@ -30,6 +31,7 @@ scripts/check-unsafe.sh
 step "build the images, the guests and the elastic tool"
 scripts/build-kernel.sh
 scripts/build-kernel.sh --selftest
+scripts/build-kernel.sh --snp-sim
 scripts/build-guests.sh
 cargo build -q -p elastic-cli
 

@@ -23,6 +23,8 @@ pub enum Image {
     Plain,
     /// The kernel with the `selftest` feature.
     SelfTest,
+    /// The test-only kernel with the `snp-sim` feature (PSP simulator behind `elastic_snp`).
+    SnpSim,
     /// An assembled image file (with `FILE.bundle` beside it when the bundle is external).
     File(PathBuf),
 }
@@ -34,13 +36,23 @@ pub fn bundle_image(
     manifest: elastic_bundle::Manifest,
     files: Vec<(&str, Vec<u8>)>,
 ) -> PathBuf {
+    bundle_image_on(Image::Plain, name, manifest, files)
+}
+
+/// Like [`bundle_image`], on the kernel `kernel` (e.g. [`Image::SnpSim`]).
+pub fn bundle_image_on(
+    kernel: Image,
+    name: &str,
+    manifest: elastic_bundle::Manifest,
+    files: Vec<(&str, Vec<u8>)>,
+) -> PathBuf {
     let mut builder = elastic_bundle::BundleBuilder::new(manifest);
     for (path, data) in files {
         builder = builder.add_file(path, data);
     }
     let bundle = builder.build().expect("bundle builds");
     let digest = elastic_bundle::compute_digest(&bundle);
-    let kernel = std::fs::read(image(Image::Plain)).expect("read kernel");
+    let kernel = std::fs::read(image(kernel)).expect("read kernel");
     let assembled = elastic_core::image::assemble(&kernel, &bundle, digest).expect("assemble");
     let dir = scratch_dir(name);
     let path = dir.join("image.bin");
@@ -52,27 +64,35 @@ pub fn bundle_image(
 }
 
 static BUILD_LOCK: Mutex<()> = Mutex::new(());
-static BUILT: [OnceLock<PathBuf>; 2] = [OnceLock::new(), OnceLock::new()];
+static BUILT: [OnceLock<PathBuf>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
 
 /// Builds (once per test process) and returns the image file.
 pub fn image(kind: Image) -> PathBuf {
     let index = match &kind {
         Image::Plain => 0,
         Image::SelfTest => 1,
+        Image::SnpSim => 2,
         Image::File(path) => return path.clone(),
     };
     let slot = &BUILT[index];
     slot.get_or_init(|| {
         let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut cmd = Command::new(repo_root().join("scripts/build-kernel.sh"));
-        if kind == Image::SelfTest {
-            cmd.arg("--selftest");
+        match kind {
+            Image::SelfTest => {
+                cmd.arg("--selftest");
+            }
+            Image::SnpSim => {
+                cmd.arg("--snp-sim");
+            }
+            _ => {}
         }
         let status = cmd.status().expect("run scripts/build-kernel.sh");
         assert!(status.success(), "building the {kind:?} image failed");
         repo_root().join(match kind {
             Image::Plain => "target/elastic-kernel.bin",
             Image::SelfTest => "target/elastic-selftest.bin",
+            Image::SnpSim => "target/elastic-snp-sim.bin",
             Image::File(_) => unreachable!("handled above"),
         })
     })

@@ -23,6 +23,9 @@ struct KernelServices<'a> {
     line_start: bool,
     stdin: &'a [u8],
     rng: &'a mut SecureRandom<HardwareEntropy>,
+    /// Test-only image: the simulated SNP services (see `snp_sim`).
+    #[cfg(feature = "snp-sim")]
+    snp: Option<&'a mut crate::snp_sim::SimSnp>,
 }
 
 impl KernelServices<'_> {
@@ -77,6 +80,44 @@ impl Services for KernelServices<'_> {
     fn sleep_until(&mut self, deadline_ns: u64) {
         apic::sleep_until_tsc(clock::tsc_at(deadline_ns));
     }
+    #[cfg(feature = "snp-sim")]
+    fn is_snp_guest(&self) -> bool {
+        self.snp.is_some()
+    }
+    #[cfg(feature = "snp-sim")]
+    fn snp_report(
+        &mut self,
+        report_data: &[u8; 64],
+        vmpl: u32,
+    ) -> Result<Vec<u8>, wasi_impl::SnpError> {
+        match self.snp.as_deref_mut() {
+            Some(snp) => snp.report(report_data, vmpl),
+            None => Err(wasi_impl::SnpError::NotSupported),
+        }
+    }
+    #[cfg(feature = "snp-sim")]
+    fn snp_certificates(&mut self) -> Result<Vec<u8>, wasi_impl::SnpError> {
+        match self.snp.as_deref_mut() {
+            Some(snp) => snp.certificates(),
+            None => Err(wasi_impl::SnpError::NotSupported),
+        }
+    }
+    #[cfg(feature = "snp-sim")]
+    fn snp_derived_key(&mut self, field_select: u64) -> Result<[u8; 32], wasi_impl::SnpError> {
+        match self.snp.as_deref_mut() {
+            Some(snp) => snp.derived_key(field_select),
+            None => Err(wasi_impl::SnpError::NotSupported),
+        }
+    }
+    #[cfg(feature = "snp-sim")]
+    fn clock_trust(&self) -> wasi_impl::ClockTrust {
+        // An SNP guest without Secure TSC: the (here simulated) host controls the TSC.
+        if self.snp.is_some() {
+            wasi_impl::ClockTrust::Hypervisor
+        } else {
+            wasi_impl::ClockTrust::None
+        }
+    }
 }
 
 /// Reads an external bundle from fw_cfg into memory.
@@ -110,6 +151,8 @@ fn refuse(what: core::fmt::Arguments<'_>) -> ! {
 
 /// Runs every guest of the image's bundle and exits with the image's exit code.
 pub fn run(descriptor: Option<Descriptor>) -> ! {
+    #[cfg(feature = "snp-sim")]
+    let mut sim_snp = crate::snp_sim::SimSnp::new();
     let Some(descriptor) = descriptor else {
         info!("no guests are baked into this image");
         platform::exit(ExitReason::Success)
@@ -186,6 +229,8 @@ pub fn run(descriptor: Option<Descriptor>) -> ! {
             line_start: true,
             stdin: prepared.stdin,
             rng: &mut rng,
+            #[cfg(feature = "snp-sim")]
+            snp: sim_snp.as_mut(),
         };
         let report = wasi_impl::run(prepared.wasm, prepared.config, &mut services);
         let summary = Summary {

@@ -20,6 +20,8 @@ mod logger;
 mod platform;
 #[cfg(feature = "selftest")]
 mod selftest;
+#[cfg(all(feature = "snp-sim", not(feature = "selftest")))]
+mod snp_sim;
 
 use core::fmt::Write;
 use elastic_core::exit::ExitReason;
