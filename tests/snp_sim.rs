@@ -8,15 +8,11 @@ use elastic_bundle::{Export, Guest, Manifest, OutputMode, Preopen};
 use elastic_tests::{Boot, Image, bundle_image_on, scratch_dir};
 use p384::ecdsa::signature::Verifier;
 use p384::ecdsa::{Signature, VerifyingKey};
-use snp_sim::psp::{LaunchState, PspSim};
+use snp_sim::psp::{KERNEL_TEST_SEED, KERNEL_TEST_VMPCKS, LaunchState, PspSim};
 
-/// The kernel's simulator parameters (kernel/src/snp_sim.rs: SIM_VMPCKS, SIM_SEED). The
-/// signing key depends only on the seed.
-const SIM_VMPCKS: [[u8; 32]; 4] = [[0xA0; 32], [0xA1; 32], [0xA2; 32], [0xA3; 32]];
-const SIM_SEED: &[u8] = b"elastic snp-sim kernel";
-
+/// The public key of the snp-sim kernel's simulator (same keys and seed as the kernel).
 fn simulator_key() -> VerifyingKey {
-    PspSim::new(SIM_VMPCKS, LaunchState::default(), SIM_SEED).verifying_key()
+    PspSim::new(KERNEL_TEST_VMPCKS, LaunchState::default(), KERNEL_TEST_SEED).verifying_key()
 }
 
 /// The report's signature (AMD 56860 Table 139): R and S, 72 bytes each, little-endian, of

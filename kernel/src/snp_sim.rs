@@ -18,14 +18,14 @@ use elastic_snp::messages::{
 };
 use elastic_snp::secrets_page::Vmpck;
 use log::{info, warn};
-use snp_sim::psp::{LaunchState, PspSim, SimError};
+use snp_sim::psp::{KERNEL_TEST_SEED, KERNEL_TEST_VMPCKS, LaunchState, PspSim, SimError};
 use wasi_impl::SnpError;
 
-/// The fixed test VMPCK0..3 both sides share (a real guest reads them from the secrets page).
-/// `tests/snp_sim.rs` builds the same simulator to get its public key.
-pub const SIM_VMPCKS: [[u8; 32]; 4] = [[0xA0; 32], [0xA1; 32], [0xA2; 32], [0xA3; 32]];
-/// The seed the simulator derives its report-signing key from (shared with the QEMU test).
-pub const SIM_SEED: &[u8] = b"elastic snp-sim kernel";
+/// The fixed test VMPCK0..3 both sides share (a real guest reads them from the secrets page),
+/// and the seed of the simulator's signing key: `snp_sim::psp::KERNEL_TEST_*`, which
+/// `tests/snp_sim.rs` uses to rebuild the same simulator and get its public key.
+const SIM_VMPCKS: [[u8; 32]; 4] = KERNEL_TEST_VMPCKS;
+const SIM_SEED: &[u8] = KERNEL_TEST_SEED;
 
 /// The simulator behind the guest-request transport trait.
 struct SimTransport(PspSim);

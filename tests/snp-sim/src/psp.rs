@@ -193,6 +193,12 @@ pub enum SimError {
     PspStatus(u32),
 }
 
+/// The fixed VMPCK0..3 of Elastic's test-only `snp-sim` kernel build, shared by the kernel
+/// (which plays the guest side) and the QEMU test that checks its reports.
+pub const KERNEL_TEST_VMPCKS: [[u8; 32]; 4] = [[0xA0; 32], [0xA1; 32], [0xA2; 32], [0xA3; 32]];
+/// The seed the `snp-sim` kernel's simulator derives its report-signing key from.
+pub const KERNEL_TEST_SEED: &[u8] = b"elastic snp-sim kernel";
+
 /// The simulated PSP plus the host's part of the guest-request path.
 pub struct PspSim {
     vmpck: [[u8; 32]; 4],
