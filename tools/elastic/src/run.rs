@@ -161,7 +161,7 @@ fn import(
                 .to_str()
                 .ok_or_else(|| format!("{}: non-UTF-8 link target", path.display()))?
                 .to_string();
-            fs.symlink(&t, dir, &r)
+            fs.symlink_verbatim(&t, dir, &r)
                 .map_err(|e| format!("{}: ramfs symlink: {e}", path.display()))?;
             snap.insert(r, Snap::Symlink(t));
         } else if ft.is_dir() {
