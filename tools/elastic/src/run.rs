@@ -26,8 +26,8 @@ pub struct RunArgs {
     /// Preopen a host directory (copied into ramfs) as GUEST (default: the same path).
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     dirs: Vec<String>,
-    /// Set a guest environment variable.
-    #[arg(long = "env", value_name = "K=V")]
+    /// Set a guest environment variable (`K` alone passes the host's value, as wasmtime).
+    #[arg(long = "env", value_name = "K[=V]")]
     env: Vec<String>,
     /// Fuel (instruction budget) limit.
     #[arg(long)]
@@ -281,7 +281,11 @@ pub fn main(a: RunArgs) -> ExitCode {
     for kv in &a.env {
         match kv.split_once('=') {
             Some((k, v)) => env.push((k.to_string(), v.to_string())),
-            None => return err(format!("--env {kv}: expected K=V")),
+            None => {
+                if let Ok(v) = std::env::var(kv) {
+                    env.push((kv.clone(), v));
+                }
+            }
         }
     }
     let name = a
