@@ -81,6 +81,15 @@ fn opened_rights(is_dir: bool, read: bool, write: bool, readonly: bool) -> u64 {
     r
 }
 
+/// The original descriptor number of a stdio entry (it may have been renumbered).
+fn stdio_no(k: &Kind) -> u32 {
+    match k {
+        Kind::Stdin => 0,
+        Kind::Stdout => 1,
+        _ => 2,
+    }
+}
+
 fn flags16(v: u32, all: u16) -> R<u16> {
     let f = u16::try_from(v).map_err(|_| Errno::Inval)?;
     if f & !all != 0 {
@@ -191,7 +200,7 @@ impl Ctx<'_> {
         let e = self.entry(fd)?;
         let ft = match &e.kind {
             Kind::Stdin | Kind::Stdout | Kind::Stderr => {
-                if self.services.is_tty(fd.min(2)) {
+                if self.services.is_tty(stdio_no(&e.kind)) {
                     filetype::CHARACTER_DEVICE
                 } else {
                     filetype::UNKNOWN
@@ -248,7 +257,7 @@ impl Ctx<'_> {
         let e = self.entry(fd)?;
         let st = match &e.kind {
             Kind::Stdin | Kind::Stdout | Kind::Stderr => {
-                let ft = if self.services.is_tty(fd.min(2)) {
+                let ft = if self.services.is_tty(stdio_no(&e.kind)) {
                     Filetype::CharacterDevice
                 } else {
                     Filetype::Unknown
@@ -521,9 +530,9 @@ impl Ctx<'_> {
         cookie: u64,
         out: u32,
     ) -> R {
+        // No `fd_readdir` right check: wasmtime lists any directory fd (its fdstat may not
+        // show the right when the directory was opened without `fd_read`).
         let (fs, ino, _) = self.dir(fd, 0)?;
-        self.entry(fd)?
-            .require(rights::FD_READDIR, Errno::Notcapable)?;
         m.slice(buf, buf_len)?;
         let f = fs.try_borrow().map_err(|_| Errno::Busy)?;
         let mut used: u32 = 0;
@@ -738,7 +747,8 @@ impl Ctx<'_> {
         if of & oflags::TRUNC != 0 && readonly {
             return Err(Errno::Notcapable);
         }
-        let read = base & (rights::FD_READ | rights::FD_READDIR) != 0;
+        // As wasmtime: readable iff `fd_read` was requested.
+        let read = base & rights::FD_READ != 0;
         let write = base & rights::FD_WRITE != 0;
         if write && e.inheriting & rights::FD_WRITE == 0 {
             return Err(Errno::Notcapable);
@@ -766,12 +776,7 @@ impl Ctx<'_> {
             f.retain(ino)?;
             (ino, is_dir)
         };
-        let r = opened_rights(
-            is_dir,
-            read || is_dir && base & rights::FD_READDIR != 0,
-            write,
-            readonly,
-        );
+        let r = opened_rights(is_dir, read, write, readonly);
         let kind = if is_dir {
             Kind::Dir {
                 fs: fs.clone(),

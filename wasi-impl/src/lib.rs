@@ -8,9 +8,10 @@
 //! which follow wasmtime's preview1 implementation, and the places where they differ).
 //!
 //! Modules: [`guest_mem`] (bounds-checked guest memory), [`abi`] (witx constants and record
-//! layouts), `fdtable` (descriptors and rights), `ctx` (the WASI functions), `link` (the
-//! wasmi glue), `runner` (loading, limits and outcome); host modules beyond WASI:
-//! [`crypto`] (wasi-crypto, symmetric) and [`snp_api`] (`elastic_snp`, SEV-SNP attestation).
+//! layouts), `fdtable` (descriptors and rights), `ctx` and `fs_calls` (the WASI functions),
+//! `link` (the wasmi glue), `runner` (loading, limits and outcome), `shadow` (the shadow call
+//! stack behind wasm backtraces); host modules beyond WASI: [`crypto`] (wasi-crypto,
+//! symmetric) and [`snp_api`] (`elastic_snp`, SEV-SNP attestation).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -264,9 +265,11 @@ pub struct TrapInfo {
     pub kind: TrapKind,
     /// wasmi's message (or the host's).
     pub message: String,
-    /// Innermost first. wasmi 2.0 has no backtrace API, so this holds the host (WASI)
-    /// function the trap came from when it came from one, and otherwise the last WASI call
-    /// the guest made, marked as such (see `docs/wasi.md`).
+    /// Innermost first: for a host trap the host (WASI) function, then the wasm frames from
+    /// the shadow call stack (`func[INDEX] NAME`, names from the `name` section, at most 100
+    /// plus a count), then a `(last WASI call: ...)` hint. Without the shadow stack
+    /// ([`GuestConfig::wasm_backtrace`] off, or a module it cannot rewrite) only the host
+    /// function / last-call entries (wasmi 2.0 has no backtrace API; see `docs/wasi.md`).
     pub backtrace: Vec<String>,
 }
 

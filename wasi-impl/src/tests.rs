@@ -1339,3 +1339,66 @@ fn sync_open_flags_and_followed_links_are_refused_as_wasmtime() {
     assert_eq!(r, [0, e::NOTSUP, e::INVAL, 0]);
     o.done();
 }
+
+#[test]
+fn random_abi_calls_never_panic() {
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (fs, root) = new_fs();
+    fs.borrow_mut()
+        .write_file(root, "a", b"0123456789")
+        .unwrap();
+    fs.borrow_mut().create_dir(root, "d").unwrap();
+    for round in 0..40 {
+        let mut body = String::new();
+        // path-ish strings at 300.. so some calls hit real names
+        let data = r#"(data (i32.const 300) "a") (data (i32.const 310) "d/x") (data (i32.const 320) "../a")"#;
+        for _ in 0..150 {
+            let (name, sig) = SIGS[(next() % SIGS.len() as u64) as usize];
+            if name == "proc_exit" {
+                continue;
+            }
+            let mut call = format!("(call ${name}");
+            let params = sig
+                .split("(result")
+                .next()
+                .unwrap_or("")
+                .replace("(param", "")
+                .replace(')', "");
+            for ty in params.split_whitespace() {
+                let v = next();
+                let arg = match (ty, v % 6) {
+                    ("i64", 0) => format!("(i64.const {})", v as i64),
+                    ("i64", _) => format!("(i64.const {})", v % 64),
+                    (_, 0) => format!("(i32.const {})", v as i32),
+                    (_, 1) => format!("(i32.const {})", 65536 - (v % 64) as i32),
+                    (_, 2) => format!("(i32.const {})", 300 + (v % 3) * 10),
+                    (_, 3) => format!("(i32.const {})", 1000 + (v % 8) * 48),
+                    _ => format!("(i32.const {})", v % 8),
+                };
+                call += " ";
+                call += &arg;
+            }
+            call += ")";
+            if sig.contains("result") {
+                call = format!("(drop {call})");
+            }
+            body += &call;
+            body += "\n";
+        }
+        let mut cfg = config(&fs, root);
+        cfg.limits.fuel = Some(10_000_000);
+        cfg.limits.max_open_fds = 16;
+        let r = run(&module(data, &body), cfg, &mut TestServices::default());
+        assert!(
+            matches!(r.outcome, Outcome::Exited(0)),
+            "round {round}: {:?}",
+            r.outcome
+        );
+    }
+}

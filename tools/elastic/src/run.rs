@@ -27,8 +27,8 @@ pub struct RunArgs {
     /// Preopen a host directory (copied into ramfs) as GUEST (default: the same path).
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     dirs: Vec<String>,
-    /// Set a guest environment variable.
-    #[arg(long = "env", value_name = "K=V")]
+    /// Set a guest environment variable (`K` alone passes the host's value, as wasmtime).
+    #[arg(long = "env", value_name = "K[=V]")]
     env: Vec<String>,
     /// Fuel (instruction budget) limit.
     #[arg(long)]
@@ -167,7 +167,7 @@ fn import(
                 .to_str()
                 .ok_or_else(|| format!("{}: non-UTF-8 link target", path.display()))?
                 .to_string();
-            fs.symlink(&t, dir, &r)
+            fs.symlink_verbatim(&t, dir, &r)
                 .map_err(|e| format!("{}: ramfs symlink: {e}", path.display()))?;
             snap.insert(r, Snap::Symlink(t));
         } else if ft.is_dir() {
@@ -291,7 +291,11 @@ pub fn main(a: RunArgs) -> ExitCode {
     for kv in &a.env {
         match kv.split_once('=') {
             Some((k, v)) => env.push((k.to_string(), v.to_string())),
-            None => return err(format!("--env {kv}: expected K=V")),
+            None => {
+                if let Ok(v) = std::env::var(kv) {
+                    env.push((kv.clone(), v));
+                }
+            }
         }
     }
     let name = a

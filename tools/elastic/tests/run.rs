@@ -57,6 +57,8 @@ fn setup(dir: &Path) -> PathBuf {
     std::fs::write(dir.join("mv_src"), b"moved").unwrap();
     std::fs::write(dir.join("chg.txt"), b"a much longer original content").unwrap();
     std::fs::write(dir.join("keep.txt"), b"keep").unwrap();
+    // an absolute symlink in the host tree must import (the guest may read it) and survive
+    std::os::unix::fs::symlink("/etc/hostname", dir.join("abs_link")).unwrap();
     let wasm = dir.with_extension("wasm");
     std::fs::write(&wasm, wat::parse_str(GUEST).unwrap()).unwrap();
     wasm
@@ -105,6 +107,10 @@ fn run_writes_back_changes_and_passes_stdio_and_exit_code() {
     assert!(!dir.join("mv_src").exists());
     assert_eq!(std::fs::read(dir.join("mv_dst")).unwrap(), b"moved");
     assert_eq!(std::fs::read(dir.join("keep.txt")).unwrap(), b"keep");
+    assert_eq!(
+        std::fs::read_link(dir.join("abs_link")).unwrap(),
+        Path::new("/etc/hostname")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
