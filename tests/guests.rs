@@ -4,8 +4,8 @@
 //! runs. Exit codes as documented in kernel/core/src/exit.rs (100 = a guest trapped or hit a
 //! limit, 114 = bundle refused).
 
-use elastic_bundle::{Export, Guest, Manifest, Preopen};
-use elastic_tests::{Boot, Image, Outcome, bundle_image, scratch_dir};
+use elastic_bundle::{Guest, Manifest, Preopen};
+use elastic_tests::{Boot, Image, Outcome, bundle_image, exporting_out, scratch_dir};
 
 /// Writes each argument (after argv[0]) and each `KEY=VALUE` on its own line, then copies stdin
 /// to stdout, then exits with `code`.
@@ -217,20 +217,7 @@ fn a_bundle_that_does_not_match_the_pinned_digest_is_refused_before_any_guest_ru
 
 #[test]
 fn exported_files_come_back_through_the_second_serial_port() {
-    let mut g = guest("exporter", "echo.wasm");
-    g.preopens.push(Preopen {
-        guest_path: "/out".into(),
-        bundle_dir: "out".into(),
-        readonly: false,
-    });
-    let manifest = Manifest {
-        guests: vec![g],
-        exports: vec![Export {
-            guest: "exporter".into(),
-            path: "/out".into(),
-        }],
-        ..Manifest::default()
-    };
+    let manifest = exporting_out(guest("exporter", "echo.wasm"), "out");
     let image = bundle_image(
         "export",
         manifest,
@@ -363,20 +350,7 @@ fn a_two_guest_pipeline_passes_a_file_through_a_shared_ramfs() {
 #[test]
 fn an_exported_output_file_is_byte_identical_to_what_elastic_run_writes() {
     // In QEMU: the writer's /out comes back through the export channel.
-    let mut g = guest("writer", "writer.wasm");
-    g.preopens.push(Preopen {
-        guest_path: "/out".into(),
-        bundle_dir: "empty".into(),
-        readonly: false,
-    });
-    let manifest = Manifest {
-        guests: vec![g],
-        exports: vec![Export {
-            guest: "writer".into(),
-            path: "/out".into(),
-        }],
-        ..Manifest::default()
-    };
+    let manifest = exporting_out(guest("writer", "writer.wasm"), "empty");
     let image = bundle_image(
         "export-vs-run",
         manifest,

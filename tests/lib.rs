@@ -29,6 +29,28 @@ pub enum Image {
     File(PathBuf),
 }
 
+/// A one-guest manifest in which `guest` gets a writable `/out` (filled from the bundle
+/// directory `bundle_dir`, which may hold no files) that is exported after the run.
+pub fn exporting_out(
+    mut guest: elastic_bundle::Guest,
+    bundle_dir: &str,
+) -> elastic_bundle::Manifest {
+    guest.preopens.push(elastic_bundle::Preopen {
+        guest_path: "/out".into(),
+        bundle_dir: bundle_dir.into(),
+        readonly: false,
+    });
+    let export = elastic_bundle::Export {
+        guest: guest.name.clone(),
+        path: "/out".into(),
+    };
+    elastic_bundle::Manifest {
+        guests: vec![guest],
+        exports: vec![export],
+        ..elastic_bundle::Manifest::default()
+    }
+}
+
 /// Assembles an image from the production kernel and a bundle built from `manifest` and
 /// `files`, the way `elastic build` does, into target/test-scratch/NAME/image.bin.
 pub fn bundle_image(

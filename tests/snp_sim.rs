@@ -4,8 +4,8 @@
 //! (1184 bytes, AMD 56860 Table 22), the guest's 64 bytes at REPORT_DATA (0x50..0x90) and the
 //! ECDSA P-384 signature over bytes 0x000..0x2A0 with the simulator's public key.
 
-use elastic_bundle::{Export, Guest, Manifest, OutputMode, Preopen};
-use elastic_tests::{Boot, Image, bundle_image_on, scratch_dir};
+use elastic_bundle::{Guest, OutputMode};
+use elastic_tests::{Boot, Image, bundle_image_on, exporting_out, scratch_dir};
 use p384::ecdsa::signature::Verifier;
 use p384::ecdsa::{Signature, VerifyingKey};
 use snp_sim::psp::{KERNEL_TEST_SEED, KERNEL_TEST_VMPCKS, LaunchState, PspSim};
@@ -35,19 +35,7 @@ fn guest_gets_a_simulator_signed_report_with_its_data() {
     let mut g = Guest::new("snp-report", "snp-selftest.wasm");
     g.output = OutputMode::Raw;
     g.args = vec!["report".into(), hex, "/out/r.bin".into()];
-    g.preopens.push(Preopen {
-        guest_path: "/out".into(),
-        bundle_dir: "empty".into(),
-        readonly: false,
-    });
-    let manifest = Manifest {
-        guests: vec![g],
-        exports: vec![Export {
-            guest: "snp-report".into(),
-            path: "/out".into(),
-        }],
-        ..Manifest::default()
-    };
+    let manifest = exporting_out(g, "empty");
     let image = bundle_image_on(
         Image::SnpSim,
         "snp-sim-report",
