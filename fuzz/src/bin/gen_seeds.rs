@@ -7,7 +7,7 @@
 //! Sources: the WAT guests in `src/seed_wat/` (plus, when `rustc` can target
 //! wasm32-wasip1, a real Rust-compiled guest), bundles from `elastic_bundle::BundleBuilder`
 //! with those guests, guest-message responses from `snp-sim`'s PSP, the real Milan
-//! attestation report in `/work/shared/testdata/snp/` (or `$ELASTIC_SNP_TESTDATA`), CPUID pages
+//! attestation report in `tests/data/snp/` (or `$ELASTIC_SNP_TESTDATA`), CPUID pages
 //! from `elastic_snp::cpuid_page::build_page`, and the instruction encodings #VC handles.
 
 use std::fs;
@@ -435,7 +435,7 @@ fn wasi_seeds() {
 fn snp_testdata() -> PathBuf {
     std::env::var_os("ELASTIC_SNP_TESTDATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/testdata/snp"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/snp"))
 }
 
 fn from_hex(s: &str) -> Vec<u8> {

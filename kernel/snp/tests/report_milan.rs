@@ -1,4 +1,4 @@
-//! Parses the real Milan report from `shared/testdata/snp/` (virtee/sev test vectors) and checks
+//! Parses the real Milan report from `tests/data/snp/` (virtee/sev test vectors) and checks
 //! fields against values decoded by hand (python `struct.unpack_from` on the hex file), then
 //! verifies its signature with the VCEK that signed it.
 
@@ -12,7 +12,7 @@ use p384::ecdsa::{Signature, VerifyingKey};
 
 fn testdata(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata/snp")
+        .join("../../tests/data/snp")
         .join(name)
 }
 

@@ -608,8 +608,8 @@ mod tests {
     use x509_cert::der::Encode;
 
     fn testdata(name: &str) -> Vec<u8> {
-        // The repository is checked out next to `shared/` (also in CI).
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/snp");
+        // Real-hardware vectors (virtee/sev), vendored in tests/data/snp.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/snp");
         std::fs::read(dir.join(name))
             .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
     }

@@ -1,5 +1,5 @@
 //! `elastic verify` end to end: the real Milan report, VCEK and chain from
-//! `../shared/testdata/snp` (next to the repository, also in CI), the Turin chain, broken
+//! `tests/data/snp` (real-hardware vectors from virtee/sev), the Turin chain, broken
 //! inputs, a certificate table, and reports signed by a test key (as the PSP simulator does).
 
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use p384::pkcs8::{EncodePublicKey, LineEnding};
 
 fn testdata(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata/snp")
+        .join("../../tests/data/snp")
         .join(name)
 }
 
