@@ -34,6 +34,11 @@ pub struct Ctx<'s> {
     pub limits: (u32, usize),
     /// wasi-crypto handle table.
     pub crypto: crate::crypto::CryptoCtx,
+    /// The wall-clock watchdog, for a guest with a limit.
+    pub watchdog: Option<crate::watchdog::Watchdog>,
+    /// Set by a host function that saw the watchdog expire: the guest must stop (`link`
+    /// turns it into a [`crate::link::WatchdogStop`] error).
+    pub stop: bool,
 }
 
 impl core::fmt::Debug for Ctx<'_> {
@@ -340,13 +345,21 @@ impl Ctx<'_> {
                 }
                 return mem.write_u32(nevents_out, n);
             }
-            match earliest {
-                Some(deadline) => self.services.sleep_until(deadline),
+            let until = match earliest {
+                Some(deadline) => deadline,
                 // Only not-ready stdin subscriptions: wait a little and look again.
-                None => {
-                    let t = self.services.monotonic_now();
-                    self.services.sleep_until(t.saturating_add(1_000_000));
+                None => self.services.monotonic_now().saturating_add(1_000_000),
+            };
+            // A guest with a wall-clock limit sleeps at most until its deadline, and is
+            // stopped instead of sleeping once it has passed.
+            if let Some(w) = &mut self.watchdog {
+                if w.expired(&mut *self.services) {
+                    self.stop = true;
+                    return Err(Errno::Intr);
                 }
+                self.services.sleep_until(w.cap(until));
+            } else {
+                self.services.sleep_until(until);
             }
         }
     }

@@ -10,7 +10,8 @@
 //! Modules: [`guest_mem`] (bounds-checked guest memory), [`abi`] (witx constants and record
 //! layouts), `fdtable` (descriptors and rights), `ctx` and `fs_calls` (the WASI functions),
 //! `link` (the wasmi glue), `runner` (loading, limits and outcome), `shadow` (the shadow call
-//! stack behind wasm backtraces); host modules beyond WASI: [`crypto`] (wasi-crypto,
+//! stack behind wasm backtraces), `watchdog` and `start` (the wall-clock limit: fuel slices,
+//! deferred start functions); host modules beyond WASI: [`crypto`] (wasi-crypto,
 //! symmetric) and [`snp_api`] (`elastic_snp`, SEV-SNP attestation).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
@@ -27,8 +28,10 @@ mod link;
 mod runner;
 mod shadow;
 pub mod snp_api;
+mod start;
 #[cfg(test)]
 mod tests;
+mod watchdog;
 
 use alloc::rc::Rc;
 use alloc::string::String;
@@ -39,6 +42,7 @@ pub use elastic_ramfs as ramfs;
 pub use elastic_ramfs::Errno;
 pub use runner::run;
 pub use snp_api::{ClockTrust, SnpError};
+pub use watchdog::FUEL_SLICE;
 
 /// A ramfs shared between guests (the kernel may run several guests over one filesystem).
 pub type SharedFs = Rc<RefCell<ramfs::Ramfs>>;
@@ -75,6 +79,11 @@ pub struct Limits {
     pub max_call_depth: u32,
     /// Largest wasmi value stack in bytes (allocated as used).
     pub max_stack_bytes: usize,
+    /// Wall-clock limit in milliseconds, counted from the start of [`run`] (module loading
+    /// included); `None` = none. Enforced by the watchdog (see [`Services::watchdog_arm`]):
+    /// the guest then runs in fuel slices of [`FUEL_SLICE`] and is stopped at the first slice
+    /// boundary, or sleep, after the deadline ([`LimitKind::WallTime`]).
+    pub wall_time_ms: Option<u64>,
 }
 
 impl Default for Limits {
@@ -87,6 +96,7 @@ impl Default for Limits {
             max_module_bytes: 64 << 20,
             max_call_depth: 20_000,
             max_stack_bytes: 64 << 20,
+            wall_time_ms: None,
         }
     }
 }
@@ -200,6 +210,21 @@ pub trait Services {
     fn clock_trust(&self) -> ClockTrust {
         ClockTrust::None
     }
+    /// The wall-clock watchdog of a guest with [`Limits::wall_time_ms`]: [`run`] calls this
+    /// with `Some(deadline)` (monotonic ns, as [`Services::monotonic_now`]) before loading the
+    /// module and with `None` when the guest has ended, on every path. The embedder may arm a
+    /// timer that makes [`Services::watchdog_fired`] true at the deadline (the kernel: the
+    /// local APIC timer interrupt). Default: nothing; `run` compares
+    /// [`Services::monotonic_now`] with the deadline itself, so the watchdog works without it.
+    fn watchdog_arm(&mut self, deadline_ns: Option<u64>) {
+        let _ = deadline_ns;
+    }
+    /// True once the embedder's watchdog timer has fired (a cheap check, e.g. an atomic flag
+    /// set by an interrupt). Consulted, together with the clock, at every fuel-slice boundary
+    /// and around sleeps. Default: false.
+    fn watchdog_fired(&mut self) -> bool {
+        false
+    }
 }
 
 /// Which configured limit was hit.
@@ -216,6 +241,8 @@ pub enum LimitKind {
     /// [`Limits::max_open_fds`] (only when the preopens alone exceed it; `path_open` past it
     /// returns `EMFILE` to the guest).
     OpenFds,
+    /// [`Limits::wall_time_ms`]: the watchdog stopped the guest.
+    WallTime,
 }
 
 impl LimitKind {
@@ -227,6 +254,7 @@ impl LimitKind {
             LimitKind::Table => "max_table_elements",
             LimitKind::ModuleBytes => "max_module_bytes",
             LimitKind::OpenFds => "max_open_fds",
+            LimitKind::WallTime => "wall_time_ms",
         }
     }
 }

@@ -74,6 +74,19 @@ impl core::fmt::Display for HostTrap {
 
 impl wasmi::errors::HostError for HostTrap {}
 
+/// The host error that ends a guest whose wall-clock limit passed during a host call (a
+/// sleep in `poll_oneoff`); the runner reports it as [`crate::LimitKind::WallTime`].
+#[derive(Debug)]
+pub struct WatchdogStop;
+
+impl core::fmt::Display for WatchdogStop {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("watchdog: wall-clock limit exceeded")
+    }
+}
+
+impl wasmi::errors::HostError for WatchdogStop {}
+
 /// Runs `f` with the context and the guest memory, mapping the result to an errno.
 fn call<'a>(
     caller: &mut Caller<'_, Ctx<'a>>,
@@ -81,18 +94,21 @@ fn call<'a>(
     f: impl FnOnce(&mut Ctx<'a>, &mut GuestMem<'_>) -> R,
 ) -> Result<i32, Error> {
     let memory = caller.get_export("memory").and_then(Extern::into_memory);
-    let r = match memory {
+    let (r, stop) = match memory {
         Some(m) => {
             let (data, ctx) = m.data_and_store_mut(&mut *caller);
             ctx.last_call = name;
-            f(ctx, &mut GuestMem::new(data))
+            (f(ctx, &mut GuestMem::new(data)), ctx.stop)
         }
         None => {
             let ctx = caller.data_mut();
             ctx.last_call = name;
-            f(ctx, &mut GuestMem::new(&mut []))
+            (f(ctx, &mut GuestMem::new(&mut [])), ctx.stop)
         }
     };
+    if stop {
+        return Err(Error::host(WatchdogStop));
+    }
     Ok(match r {
         Ok(()) => 0,
         Err(e) => i32::from(e.raw()),

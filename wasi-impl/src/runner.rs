@@ -10,13 +10,17 @@
 use crate::abi::rights;
 use crate::ctx::Ctx;
 use crate::fdtable::{Entry, FdTable, Kind};
-use crate::link::{HostTrap, WASI_MODULE, add_to_linker};
+use crate::link::{HostTrap, WASI_MODULE, WatchdogStop, add_to_linker};
+use crate::start::{START_EXPORT, Start};
+use crate::watchdog::{FUEL_SLICE, FuelMeter, Watchdog};
 use crate::{GuestConfig, LimitKind, Outcome, RunReport, Services, TrapInfo, TrapKind};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
-use wasmi::{Config, Engine, Error, Linker, Module, ResourceLimiter, Store, TrapCode};
+use wasmi::{
+    Config, Engine, Error, Func, Linker, Module, ResourceLimiter, ResumableCall, Store, TrapCode,
+};
 use wasmi_core::LimiterError;
 
 /// Memory/table limiter kept in the store.
@@ -108,8 +112,78 @@ fn trap_kind(code: TrapCode) -> TrapKind {
 
 /// Runs a WASI command module: instantiates it, calls `_start`, and reports how it ended.
 ///
+/// With [`Limits::wall_time_ms`](crate::Limits::wall_time_ms) the watchdog is armed first
+/// ([`Services::watchdog_arm`]) and disarmed on every way out; the guest then runs in fuel
+/// slices (see `watchdog`), and a start function is deferred (see `start`) so it runs in
+/// slices too.
+///
 /// Never panics on any module bytes or guest behaviour; the outcome says what happened.
 pub fn run(module_bytes: &[u8], config: GuestConfig, services: &mut dyn Services) -> RunReport {
+    let watchdog = config.limits.wall_time_ms.map(|ms| {
+        let w = Watchdog::new(services.monotonic_now(), ms);
+        services.watchdog_arm(Some(w.deadline_ns));
+        w
+    });
+    let report = run_guest(module_bytes, config, &mut *services, watchdog);
+    if watchdog.is_some() {
+        services.watchdog_arm(None);
+    }
+    report
+}
+
+/// Why a sliced call stopped early.
+enum Stop {
+    /// A trap, a host error (`proc_exit` included) or another wasmi error.
+    Error(Error),
+    /// The guest's own fuel limit ran out.
+    OutOfFuel,
+    /// The watchdog expired at a slice boundary.
+    Watchdog,
+}
+
+/// Calls `func` (no parameters, no results) in fuel slices, checking the watchdog between
+/// slices. The store's fuel is topped up from `meter` at each boundary.
+fn call_sliced(
+    store: &mut Store<Ctx<'_>>,
+    func: Func,
+    meter: &mut FuelMeter,
+    watchdog: &mut Watchdog,
+) -> Result<(), Stop> {
+    let mut step = func.call_resumable(&mut *store, &[], &mut []);
+    loop {
+        meter.settle(store.get_fuel().unwrap_or(0));
+        let out_of_fuel = match step {
+            Err(e) => return Err(Stop::Error(e)),
+            Ok(ResumableCall::Finished) => return Ok(()),
+            Ok(ResumableCall::HostTrap(t)) => return Err(Stop::Error(t.into_host_error())),
+            Ok(ResumableCall::OutOfFuel(r)) => r,
+        };
+        if watchdog.expired(&mut *store.data_mut().services) {
+            return Err(Stop::Watchdog);
+        }
+        let Some(fuel) = meter.grant(out_of_fuel.required_fuel()) else {
+            return Err(Stop::OutOfFuel);
+        };
+        if let Err(e) = store.set_fuel(fuel) {
+            return Err(Stop::Error(e));
+        }
+        step = out_of_fuel.resume(&mut *store, &mut []);
+    }
+}
+
+fn out_of_fuel(name: &str) -> Outcome {
+    Outcome::LimitExceeded {
+        which: LimitKind::Fuel,
+        message: format!("module {name}: all fuel consumed: limit fuel exhausted"),
+    }
+}
+
+fn run_guest(
+    module_bytes: &[u8],
+    config: GuestConfig,
+    services: &mut dyn Services,
+    mut watchdog: Option<Watchdog>,
+) -> RunReport {
     let name = config.name.clone();
     let limits = config.limits.clone();
     let fail = |outcome| RunReport {
@@ -133,21 +207,37 @@ pub fn run(module_bytes: &[u8], config: GuestConfig, services: &mut dyn Services
     // wasmi panics if the maximum is below its minimum (1000 bytes): keep it above.
     wconfig.set_max_stack_height(limits.max_stack_bytes.max(1 << 16));
     let engine = Engine::new(&wconfig);
+    // Under the watchdog a start function must run in slices: export it instead (see `start`).
+    let start = if watchdog.is_some() {
+        crate::start::defer(module_bytes)
+    } else {
+        Start::Absent
+    };
+    let base: &[u8] = match &start {
+        Start::Deferred(rewritten) => rewritten,
+        Start::Absent | Start::Unsupported => module_bytes,
+    };
     // Prefer the module with a shadow call stack (see `shadow`); fall back to the original
     // bytes if the rewrite is not possible or does not compile, so errors name the original.
     let shadowed = if config.wasm_backtrace {
-        crate::shadow::instrument(module_bytes).and_then(|m| Module::new(&engine, m).ok())
+        crate::shadow::instrument(base).and_then(|m| Module::new(&engine, m).ok())
     } else {
         None
     };
     let has_shadow = shadowed.is_some();
     let module = match shadowed {
         Some(m) => m,
-        None => match Module::new(&engine, module_bytes) {
+        None => match Module::new(&engine, base) {
             Ok(m) => m,
             Err(e) => return fail(Outcome::LoadFailed(format!("module {name}: {e}"))),
         },
     };
+    if start == Start::Unsupported {
+        return fail(Outcome::LoadFailed(format!(
+            "module {name}: its start function cannot run under the watchdog (wall_time_ms): \
+             the start section could not be deferred (is `{START_EXPORT}` already exported?)"
+        )));
+    }
 
     let mut linker: Linker<Ctx<'_>> = Linker::new(&engine);
     if let Err(e) = add_to_linker(&mut linker) {
@@ -211,47 +301,101 @@ pub fn run(module_bytes: &[u8], config: GuestConfig, services: &mut dyn Services
         last_call: "",
         limits: (limits.max_call_depth, limits.max_stack_bytes),
         crypto: crate::crypto::CryptoCtx::default(),
+        watchdog,
+        stop: false,
     };
     let mut store = Store::new(&engine, ctx);
     store.limiter(|c| &mut c.limiter);
-    let initial_fuel = limits.fuel.unwrap_or(u64::MAX);
+    // Without a watchdog the whole budget goes into the store at once; with one, a slice.
+    let mut meter = FuelMeter::new(limits.fuel, FUEL_SLICE);
+    let initial_fuel = match watchdog {
+        Some(_) => meter.grant(0).unwrap_or(0),
+        None => limits.fuel.unwrap_or(u64::MAX),
+    };
     if let Err(e) = store.set_fuel(initial_fuel) {
         return fail(Outcome::LoadFailed(format!("module {name}: fuel: {e}")));
     }
+    let watchdog_stop = |w: &Watchdog| Outcome::LimitExceeded {
+        which: LimitKind::WallTime,
+        message: w.message(&name),
+    };
+    // The outcome of a failed instantiation (the start function included).
+    let instantiation_failed = |e: &Error, ctx: &Ctx<'_>| match ctx.limiter.denied.clone() {
+        Some((which, msg)) => Outcome::LimitExceeded {
+            which,
+            message: format!("module {name}: {msg}"),
+        },
+        None => classify(e, &name, ctx, true),
+    };
 
     let outcome = match linker.instantiate_and_start(&mut store, &module) {
-        Err(e) => match store.data().limiter.denied.clone() {
-            Some((which, msg)) => Outcome::LimitExceeded {
-                which,
-                message: format!("module {name}: {msg}"),
-            },
-            None => classify(&e, &name, store.data(), true),
-        },
-        Ok(instance) => match instance.get_typed_func::<(), ()>(&store, "_start") {
-            Err(e) => Outcome::LoadFailed(format!("module {name}: no `_start` function: {e}")),
-            Ok(start) => match start.call(&mut store, ()) {
-                Ok(()) => Outcome::Exited(0),
-                Err(e) => {
-                    let mut o = classify(&e, &name, store.data(), false);
-                    if has_shadow && let Outcome::Trapped(t) = &mut o {
-                        let frames = wasm_frames(&store, &instance, module_bytes);
-                        // host traps: the host function first, then the wasm frames;
-                        // wasm traps: the wasm frames, then the last-WASI-call hint.
-                        if t.kind == TrapKind::Host {
-                            t.backtrace.extend(frames);
-                        } else {
-                            let hint = core::mem::replace(&mut t.backtrace, frames);
-                            t.backtrace.extend(hint);
+        Err(e) => instantiation_failed(&e, store.data()),
+        Ok(instance) => {
+            // The deferred start function, as instantiation would have run it.
+            let started = match (&mut watchdog, &start) {
+                (Some(w), Start::Deferred(_)) => {
+                    match instance.get_typed_func::<(), ()>(&store, START_EXPORT) {
+                        Err(e) => Err(Outcome::LoadFailed(format!(
+                            "module {name}: start function: {e}"
+                        ))),
+                        Ok(f) => match call_sliced(&mut store, *f.func(), &mut meter, w) {
+                            Ok(()) => Ok(()),
+                            Err(Stop::Error(e)) => Err(instantiation_failed(&e, store.data())),
+                            Err(Stop::OutOfFuel) => Err(out_of_fuel(&name)),
+                            Err(Stop::Watchdog) => Err(watchdog_stop(w)),
+                        },
+                    }
+                }
+                _ => Ok(()),
+            };
+            match started {
+                Err(o) => o,
+                Ok(()) => match instance.get_typed_func::<(), ()>(&store, "_start") {
+                    Err(e) => {
+                        Outcome::LoadFailed(format!("module {name}: no `_start` function: {e}"))
+                    }
+                    Ok(start) => {
+                        let result = match &mut watchdog {
+                            Some(w) => call_sliced(&mut store, *start.func(), &mut meter, w),
+                            None => start.call(&mut store, ()).map_err(Stop::Error),
+                        };
+                        match result {
+                            Ok(()) => Outcome::Exited(0),
+                            Err(Stop::OutOfFuel) => out_of_fuel(&name),
+                            Err(Stop::Watchdog) => match &watchdog {
+                                Some(w) => watchdog_stop(w),
+                                None => out_of_fuel(&name), // unreachable: no watchdog, no stop
+                            },
+                            Err(Stop::Error(e)) => {
+                                let mut o = classify(&e, &name, store.data(), false);
+                                if has_shadow && let Outcome::Trapped(t) = &mut o {
+                                    let frames = wasm_frames(&store, &instance, module_bytes);
+                                    // host traps: the host function first, then the wasm
+                                    // frames; wasm traps: the wasm frames, then the
+                                    // last-WASI-call hint.
+                                    if t.kind == TrapKind::Host {
+                                        t.backtrace.extend(frames);
+                                    } else {
+                                        let hint = core::mem::replace(&mut t.backtrace, frames);
+                                        t.backtrace.extend(hint);
+                                    }
+                                }
+                                o
+                            }
                         }
                     }
-                    o
-                }
-            },
-        },
+                },
+            }
+        }
     };
     store.data_mut().close_all();
-    let fuel_left = store.get_fuel().unwrap_or(0);
-    let fuel_used = initial_fuel.saturating_sub(fuel_left);
+    let fuel_used = match watchdog {
+        Some(_) => {
+            meter.settle(store.get_fuel().unwrap_or(0));
+            meter.used()
+        }
+        None => initial_fuel.saturating_sub(store.get_fuel().unwrap_or(0)),
+    };
     let peak = store.data().limiter.peak_memory;
     RunReport {
         outcome,
@@ -313,6 +457,15 @@ fn classify(e: &Error, name: &str, ctx: &Ctx<'_>, instantiating: bool) -> Outcom
             message,
             backtrace,
         });
+    }
+    if let Some(h) = e.kind().as_host()
+        && h.downcast_ref::<WatchdogStop>().is_some()
+        && let Some(w) = &ctx.watchdog
+    {
+        return Outcome::LimitExceeded {
+            which: LimitKind::WallTime,
+            message: w.message(name),
+        };
     }
     if let Some(h) = e.kind().as_host()
         && let Some(t) = h.downcast_ref::<HostTrap>()

@@ -37,7 +37,7 @@ pub const RING_FRAMES: u32 = 16384;
 /// Mask turning a depth into a 4-byte slot address inside the ring.
 const MASK: u32 = RING_FRAMES * 4 - 4;
 
-fn leb_u32(out: &mut Vec<u8>, mut v: u32) {
+pub(crate) fn leb_u32(out: &mut Vec<u8>, mut v: u32) {
     loop {
         let b = (v & 0x7f) as u8;
         v >>= 7;
@@ -63,7 +63,7 @@ fn leb_i32(out: &mut Vec<u8>, mut v: i32) {
 }
 
 /// Reads an unsigned LEB128 `u32` at `*pos`.
-fn read_leb(data: &[u8], pos: &mut usize) -> Option<u32> {
+pub(crate) fn read_leb(data: &[u8], pos: &mut usize) -> Option<u32> {
     let mut result: u64 = 0;
     for shift in (0..35).step_by(7) {
         let b = *data.get(*pos)?;
@@ -76,7 +76,7 @@ fn read_leb(data: &[u8], pos: &mut usize) -> Option<u32> {
     None
 }
 
-fn section(out: &mut Vec<u8>, id: u8, contents: &[u8]) -> Option<()> {
+pub(crate) fn section(out: &mut Vec<u8>, id: u8, contents: &[u8]) -> Option<()> {
     out.push(id);
     leb_u32(out, u32::try_from(contents.len()).ok()?);
     out.extend_from_slice(contents);
@@ -84,7 +84,7 @@ fn section(out: &mut Vec<u8>, id: u8, contents: &[u8]) -> Option<()> {
 }
 
 /// A vector section's contents with `extra` appended as one more item.
-fn append_item(contents: Option<&[u8]>, extra: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn append_item(contents: Option<&[u8]>, extra: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     match contents {
         Some(c) => {
@@ -216,13 +216,13 @@ fn body(
     Some(sized)
 }
 
-/// Returns the instrumented module, or `None` if the module is not understood.
-pub fn instrument(wasm: &[u8]) -> Option<Vec<u8>> {
+/// A module's sections as `(id, offset of the contents, contents)`, or `None` if it is not a
+/// version-1 module or a section overruns the end.
+pub(crate) fn split(wasm: &[u8]) -> Option<Vec<(u8, usize, &[u8])>> {
     if wasm.get(0..8)? != b"\0asm\x01\0\0\0" {
         return None;
     }
-    // Split into sections.
-    let mut sections: Vec<(u8, usize, &[u8])> = Vec::new();
+    let mut sections = Vec::new();
     let mut pos = 8;
     while pos < wasm.len() {
         let id = *wasm.get(pos)?;
@@ -232,6 +232,12 @@ pub fn instrument(wasm: &[u8]) -> Option<Vec<u8>> {
         sections.push((id, pos, wasm.get(pos..end)?));
         pos = end;
     }
+    Some(sections)
+}
+
+/// Returns the instrumented module, or `None` if the module is not understood.
+pub fn instrument(wasm: &[u8]) -> Option<Vec<u8>> {
+    let sections = split(wasm)?;
     let find = |id: u8| sections.iter().find(|s| s.0 == id).map(|s| (s.1, s.2));
 
     // Imports.

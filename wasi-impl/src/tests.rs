@@ -44,14 +44,27 @@ struct TestServices {
     sleeps: Vec<u64>,
     yields: u32,
     rng: u8,
+    /// Nanoseconds the monotonic clock advances at every reading (0: only sleeps move it).
+    tick: u64,
+    /// Every `watchdog_arm` call.
+    arms: Vec<Option<u64>>,
+    /// What `watchdog_fired` answers (the embedder's timer flag).
+    fired: bool,
 }
 
 impl Services for TestServices {
     fn monotonic_now(&mut self) -> u64 {
+        self.mono += self.tick;
         self.mono
     }
     fn monotonic_resolution(&self) -> u64 {
         7
+    }
+    fn watchdog_arm(&mut self, deadline_ns: Option<u64>) {
+        self.arms.push(deadline_ns);
+    }
+    fn watchdog_fired(&mut self) -> bool {
+        self.fired
     }
     fn wall_now(&mut self) -> u64 {
         self.wall
@@ -1400,5 +1413,253 @@ fn random_abi_calls_never_panic() {
             "round {round}: {:?}",
             r.outcome
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The wall-clock watchdog (Limits::wall_time_ms)
+
+/// Runs `m` with `wall_time_ms` and the services `s`.
+fn run_watched(
+    m: &[u8],
+    wall_ms: Option<u64>,
+    fuel: Option<u64>,
+    s: &mut TestServices,
+) -> RunReport {
+    let (fs, root) = new_fs();
+    let mut cfg = config(&fs, root);
+    cfg.limits.wall_time_ms = wall_ms;
+    cfg.limits.fuel = fuel;
+    run(m, cfg, s)
+}
+
+fn expect_watchdog(r: &RunReport, ms: u64) {
+    assert_eq!(
+        r.outcome,
+        Outcome::LimitExceeded {
+            which: LimitKind::WallTime,
+            message: format!("watchdog: guest test.wasm exceeded its wall-clock limit of {ms} ms"),
+        }
+    );
+}
+
+#[test]
+fn the_watchdog_stops_an_endless_loop_without_fuel_at_a_slice_boundary() {
+    let m = module("", "(loop $l (br $l))");
+    // Every clock reading is 1 ms later: the deadline passes at the 5th slice boundary.
+    let mut s = TestServices {
+        tick: 1_000_000,
+        ..Default::default()
+    };
+    let r = run_watched(&m, Some(5), None, &mut s);
+    expect_watchdog(&r, 5);
+    assert_eq!(
+        s.arms,
+        [Some(1_000_000 + 5_000_000), None],
+        "armed, then disarmed"
+    );
+    assert!(
+        r.fuel_used >= 4 * FUEL_SLICE && r.fuel_used <= 5 * FUEL_SLICE,
+        "{}",
+        r.fuel_used
+    );
+    // The embedder's flag alone stops it at the first boundary.
+    let mut s = TestServices {
+        fired: true,
+        ..Default::default()
+    };
+    let r = run_watched(&m, Some(60_000), None, &mut s);
+    expect_watchdog(&r, 60_000);
+    assert!(r.fuel_used <= FUEL_SLICE, "{}", r.fuel_used);
+}
+
+#[test]
+fn a_sleeping_guest_wakes_at_its_deadline_and_is_stopped() {
+    // poll_oneoff on a relative one-hour clock (the fuzzer's 584-year sleep works the same)
+    let body = format!(
+        "{}
+         (drop (call $poll_oneoff (i32.const 1000) (i32.const 2000) (i32.const 1) (i32.const 124)))
+         (call $emit (i32.const 7))",
+        sub_clock(1000, 1, 1, 3_600_000_000_000, 0)
+    );
+    let m = module("", &body);
+    let mut s = TestServices {
+        mono: 1_000,
+        ..Default::default()
+    };
+    let r = run_watched(&m, Some(250), None, &mut s);
+    expect_watchdog(&r, 250);
+    assert_eq!(
+        s.sleeps,
+        [1_000 + 250_000_000],
+        "the sleep was cut at the deadline"
+    );
+    assert!(
+        s.out.is_empty(),
+        "the guest did not continue after its sleep"
+    );
+    // A short sleep under a long limit is untouched.
+    let short = module(
+        "",
+        &format!(
+            "{}
+             (drop (call $poll_oneoff (i32.const 1000) (i32.const 2000) (i32.const 1) (i32.const 124)))
+             (call $emit (i32.const 7))",
+            sub_clock(1000, 1, 1, 5_000, 0)
+        ),
+    );
+    let mut s = TestServices::default();
+    let r = run_watched(&short, Some(250), None, &mut s);
+    assert_eq!(r.outcome, Outcome::Exited(0));
+    assert_eq!(s.sleeps, [5_000]);
+    assert_eq!(Out(&s.out).u32(), 7);
+}
+
+#[test]
+fn slicing_keeps_outcomes_and_fuel_exact() {
+    let spin = module("", "(loop $l (br $l))");
+    let work = module(
+        "",
+        "(local $i i32)
+         (loop $l
+           (local.set $i (i32.add (local.get $i) (i32.const 1)))
+           (br_if $l (i32.lt_u (local.get $i) (i32.const 400000))))
+         (call $emit (local.get $i))
+         (call $proc_exit (i32.const 3))",
+    );
+    let trap = module("", "(call $emit (i32.const 1)) unreachable");
+    let bad_exit = module("", "(call $proc_exit (i32.const 200))");
+    for (m, fuels) in [
+        (&spin, &[10_000, FUEL_SLICE, 3 * FUEL_SLICE + 17][..]),
+        (&work, &[1_000, 2_000_000, 5_000_000][..]),
+        (&trap, &[1, 50, 10_000][..]),
+        (&bad_exit, &[1, 40, 10_000][..]),
+    ] {
+        for &fuel in fuels {
+            let mut plain = TestServices::default();
+            let mut watched = TestServices::default();
+            let a = run_watched(m, None, Some(fuel), &mut plain);
+            // a limit far away: slicing is on, the watchdog never fires
+            let b = run_watched(m, Some(3_600_000), Some(fuel), &mut watched);
+            assert_eq!(a, b, "fuel {fuel}");
+            assert_eq!(plain.out, watched.out);
+        }
+    }
+    // unlimited fuel: the same count
+    let mut plain = TestServices::default();
+    let mut watched = TestServices::default();
+    let a = run_watched(&work, None, None, &mut plain);
+    let b = run_watched(&work, Some(3_600_000), None, &mut watched);
+    assert_eq!(a, b);
+    assert_eq!(a.outcome, Outcome::Exited(3));
+    assert!(
+        a.fuel_used > 2 * FUEL_SLICE,
+        "several slices: {}",
+        a.fuel_used
+    );
+    assert_eq!(Out(&watched.out).u32(), 400_000);
+}
+
+#[test]
+fn start_functions_run_in_slices_under_the_watchdog() {
+    // An endless start function: instantiation alone would never return.
+    let endless = wat::parse_str(
+        r#"(module (memory (export "memory") 1)
+            (func $s (loop $l (br $l))) (start $s)
+            (func (export "_start")))"#,
+    )
+    .unwrap();
+    let mut s = TestServices {
+        tick: 1_000_000,
+        ..Default::default()
+    };
+    let r = run_watched(&endless, Some(3), None, &mut s);
+    expect_watchdog(&r, 3);
+    // A start function that sets up state for _start, one that traps, one that exits: the
+    // same outcomes (and fuel) as without the watchdog.
+    let guests = [
+        r#"(module
+            (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+            (memory (export "memory") 1) (global $g (mut i32) (i32.const 0))
+            (func $s (global.set $g (i32.const 42))) (start $s)
+            (func (export "_start") (call $exit (global.get $g))))"#,
+        r#"(module (memory (export "memory") 1)
+            (func $s unreachable) (start $s) (func (export "_start")))"#,
+        r#"(module
+            (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+            (func $s (call $exit (i32.const 9))) (start $s) (func (export "_start")))"#,
+        r#"(module (func $s (loop $l (br $l))) (start $s) (func (export "_start")))"#,
+    ];
+    for src in guests {
+        let m = wat::parse_str(src).unwrap();
+        let a = run_watched(&m, None, Some(100_000), &mut TestServices::default());
+        let b = run_watched(
+            &m,
+            Some(3_600_000),
+            Some(100_000),
+            &mut TestServices::default(),
+        );
+        assert_eq!(a, b, "{src}");
+    }
+    // The export name the rewrite needs is taken: refused under the watchdog only.
+    let taken = wat::parse_str(
+        r#"(module (func $s) (export "elastic:start" (func $s)) (start $s)
+            (func (export "_start")))"#,
+    )
+    .unwrap();
+    let r = run_watched(&taken, None, None, &mut TestServices::default());
+    assert_eq!(r.outcome, Outcome::Exited(0));
+    let r = run_watched(&taken, Some(1000), None, &mut TestServices::default());
+    match r.outcome {
+        Outcome::LoadFailed(m) => assert!(m.contains("start function"), "{m}"),
+        o => panic!("{o:?}"),
+    }
+    // A start function of the wrong type stays invalid.
+    let typed =
+        wat::parse_str(r#"(module (func $s (result i32) (i32.const 1)) (func (export "_start")))"#)
+            .unwrap();
+    let mut bytes = typed.clone();
+    // append a start section naming func 0 (type [] -> [i32]): invalid either way
+    bytes.extend_from_slice(&[8, 1, 0]);
+    for wall in [None, Some(1000)] {
+        let r = run_watched(&bytes, wall, None, &mut TestServices::default());
+        assert!(
+            matches!(r.outcome, Outcome::LoadFailed(_)),
+            "{wall:?}: {:?}",
+            r.outcome
+        );
+    }
+}
+
+#[test]
+fn mutated_modules_behave_the_same_under_the_watchdog() {
+    let base = module(
+        r#"(data (i32.const 400) "f.txt")"#,
+        &format!("{OPEN_RW} (call $emit (call $fd_close (i32.load (i32.const 120))))"),
+    );
+    let mut seed: u64 = 0x51_7cc1_b727_220a;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..200 {
+        let mut m = base.clone();
+        for _ in 0..(1 + next() % 4) {
+            let i = (next() % m.len() as u64) as usize;
+            m[i] = next() as u8;
+        }
+        let a = run_watched(&m, None, Some(1_000_000), &mut TestServices::default());
+        let b = run_watched(
+            &m,
+            Some(3_600_000),
+            Some(1_000_000),
+            &mut TestServices::default(),
+        );
+        match (&a.outcome, &b.outcome) {
+            (Outcome::LoadFailed(_), Outcome::LoadFailed(_)) => {}
+            _ => assert_eq!(a, b),
+        }
     }
 }
