@@ -12,7 +12,9 @@ use alloc::vec::Vec;
 use core::fmt;
 
 /// Version of the manifest encoding written by [`Manifest::encode`].
-pub const MANIFEST_VERSION: u32 = 1;
+/// Version 2 added the per-guest wall-clock limit (`Limits::wall_time_ms`); the kernel and
+/// `elastic build` come from the same tree, so only the current version is accepted.
+pub const MANIFEST_VERSION: u32 = 2;
 /// Longest string (name, path, argument, environment entry) in bytes.
 pub const MAX_STRING_LEN: usize = 4096;
 /// Most guests in one bundle.
@@ -84,6 +86,9 @@ pub struct Preopen {
 pub struct Limits {
     /// wasmi fuel; `None` means unlimited.
     pub fuel: Option<u64>,
+    /// Wall-clock limit in milliseconds, enforced by the kernel's watchdog; `None` means
+    /// none.
+    pub wall_time_ms: Option<u64>,
     /// Largest linear memory in bytes (at most 4 GiB).
     pub max_memory_bytes: u64,
     /// Bytes the guest's ramfs may hold.
@@ -95,10 +100,12 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Unlimited fuel, 256 MiB memory, 256 MiB / 65536 inodes of ramfs, 1024 fds.
+    /// Unlimited fuel, no wall-clock limit, 256 MiB memory, 256 MiB / 65536 inodes of ramfs,
+    /// 1024 fds.
     fn default() -> Self {
         Self {
             fuel: None,
+            wall_time_ms: None,
             max_memory_bytes: 256 << 20,
             ramfs_quota_bytes: 256 << 20,
             ramfs_quota_inodes: 65536,
@@ -395,6 +402,13 @@ impl Manifest {
                 }
                 None => w.u8(0),
             }
+            match g.limits.wall_time_ms {
+                Some(ms) => {
+                    w.u8(1);
+                    w.u64(ms);
+                }
+                None => w.u8(0),
+            }
             w.u64(g.limits.max_memory_bytes);
             w.u64(g.limits.ramfs_quota_bytes);
             w.u64(g.limits.ramfs_quota_inodes);
@@ -466,8 +480,14 @@ impl Manifest {
             } else {
                 None
             };
+            let wall_time_ms = if r.flag("wall time present")? {
+                Some(r.u64("wall_time_ms")?)
+            } else {
+                None
+            };
             let limits = Limits {
                 fuel,
+                wall_time_ms,
                 max_memory_bytes: r.u64("max_memory_bytes")?,
                 ramfs_quota_bytes: r.u64("ramfs_quota_bytes")?,
                 ramfs_quota_inodes: r.u64("ramfs_quota_inodes")?,
@@ -599,6 +619,9 @@ impl Guest {
         };
         if l.fuel == Some(0) {
             return bad("fuel (must be positive when set)");
+        }
+        if l.wall_time_ms == Some(0) {
+            return bad("wall_time_ms (must be positive when set)");
         }
         if l.max_memory_bytes == 0 || l.max_memory_bytes > MAX_MEMORY_LIMIT {
             return bad("max_memory_bytes (1..=4 GiB)");

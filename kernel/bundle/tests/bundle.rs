@@ -31,6 +31,7 @@ fn manifest() -> Manifest {
     app.stdin = Some("in/stdin.txt".into());
     app.limits = Limits {
         fuel: Some(1_000_000),
+        wall_time_ms: Some(30_000),
         max_memory_bytes: 64 << 20,
         ramfs_quota_bytes: 1 << 20,
         ramfs_quota_inodes: 100,

@@ -32,6 +32,7 @@ fn encode_decode_round_trip() {
         readonly: true,
     }];
     m.guests[1].limits.fuel = Some(u64::MAX);
+    m.guests[1].limits.wall_time_ms = Some(1500);
     m.exports = vec![Export {
         guest: "b".into(),
         path: "/out".into(),
@@ -92,6 +93,10 @@ fn rules() {
             ..Limits::default()
         },
         Limits {
+            wall_time_ms: Some(0),
+            ..Limits::default()
+        },
+        Limits {
             max_memory_bytes: 0,
             ..Limits::default()
         },
@@ -146,6 +151,13 @@ fn decoder_bounds() {
             what: "shared_ramfs",
             value: 2
         })
+    );
+    // A version-1 manifest (before wall_time_ms) is refused by its version word.
+    let mut v1 = enc.clone();
+    v1[0..4].copy_from_slice(&1u32.to_le_bytes());
+    assert_eq!(
+        Manifest::decode(&v1),
+        Err(ManifestError::UnsupportedVersion(1))
     );
     let mut not_utf8 = enc.clone();
     // version(4) shared(1) count(4) name len(4) then name "a".

@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 use elastic_bundle::{Bundle, Guest, OutputMode};
 use wasi_impl::ramfs::{Config as FsConfig, Errno, Ramfs, WalkKind};
-use wasi_impl::{GuestConfig, Limits, Outcome, Preopen, RunReport, SharedFs};
+use wasi_impl::{GuestConfig, LimitKind, Limits, Outcome, Preopen, RunReport, SharedFs};
 
 /// Why a guest could not be set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,6 +181,7 @@ pub fn prepare<'b>(
         preopens,
         limits: Limits {
             fuel: guest.limits.fuel,
+            wall_time_ms: guest.limits.wall_time_ms,
             max_memory_bytes: guest.limits.max_memory_bytes,
             max_open_fds: guest.limits.max_open_fds,
             ..Limits::default()
@@ -217,6 +218,10 @@ impl Summary {
         match &self.report.outcome {
             Outcome::Exited(0) => ExitReason::Success,
             Outcome::Exited(code) => ExitReason::GuestExit(*code),
+            Outcome::LimitExceeded {
+                which: LimitKind::WallTime,
+                ..
+            } => ExitReason::Watchdog,
             Outcome::Trapped(_) | Outcome::LimitExceeded { .. } | Outcome::LoadFailed(_) => {
                 ExitReason::GuestTrap
             }

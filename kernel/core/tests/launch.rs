@@ -200,3 +200,83 @@ fn a_quota_too_small_for_the_baked_files_is_a_launch_error() {
         "{err}"
     );
 }
+
+/// A clock that advances 1 ms at every reading.
+#[derive(Default)]
+struct Ticking {
+    now: u64,
+}
+
+impl Services for Ticking {
+    fn monotonic_now(&mut self) -> u64 {
+        self.now += 1_000_000;
+        self.now
+    }
+    fn monotonic_resolution(&self) -> u64 {
+        1
+    }
+    fn wall_now(&mut self) -> u64 {
+        0
+    }
+    fn wall_resolution(&self) -> u64 {
+        1
+    }
+    fn random(&mut self, buf: &mut [u8]) {
+        buf.fill(4);
+    }
+    fn stdout(&mut self, _: &[u8]) {}
+    fn stderr(&mut self, _: &[u8]) {}
+    fn read_stdin(&mut self, _: &mut [u8]) -> Result<usize, Errno> {
+        Ok(0)
+    }
+    fn sleep_until(&mut self, deadline: u64) {
+        self.now = self.now.max(deadline);
+    }
+}
+
+#[test]
+fn a_guest_over_its_wall_clock_limit_is_reported_as_the_watchdog_and_the_next_one_runs() {
+    let mut spinner = Guest::new("spinner", "loop.wasm");
+    spinner.limits.wall_time_ms = Some(50);
+    let manifest = Manifest {
+        guests: vec![spinner, Guest::new("after", "echo.wasm")],
+        ..Manifest::default()
+    };
+    let spin = wat::parse_str(
+        r#"(module (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))"#,
+    )
+    .expect("valid wat");
+    let bytes = BundleBuilder::new(manifest)
+        .add_file("loop.wasm", spin)
+        .add_file("echo.wasm", echo_guest(0))
+        .build()
+        .expect("bundle builds");
+    let bundle = Bundle::parse(&bytes).expect("verified bundle");
+    let mut filesystems = Filesystems::new(&bundle, now);
+    let mut summaries = Vec::new();
+    for guest in bundle.guests() {
+        let fs = filesystems.of(guest);
+        let prepared = prepare(&bundle, guest, &fs).expect("prepared");
+        let report = wasi_impl::run(prepared.wasm, prepared.config, &mut Ticking::default());
+        summaries.push(Summary {
+            name: guest.name.clone(),
+            report,
+            elapsed_ns: 51_000_000,
+        });
+    }
+    let line = summaries[0].line();
+    assert!(
+        line.starts_with(
+            "guest spinner: limit wall_time_ms exceeded: watchdog: guest spinner exceeded its \
+             wall-clock limit of 50 ms, 51.000 ms, fuel "
+        ),
+        "{line}"
+    );
+    assert_eq!(summaries[0].exit_reason(), ExitReason::Watchdog);
+    assert_eq!(ExitReason::Watchdog.code(), 115);
+    assert!(summaries[1].succeeded(), "{}", summaries[1].line());
+    assert_eq!(
+        elastic_core::launch::exit_reason(&summaries),
+        ExitReason::Watchdog
+    );
+}

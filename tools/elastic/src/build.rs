@@ -3,7 +3,8 @@
 //! ```text
 //! elastic build --manifest elastic.toml [-o image.bin] [--kernel FILE]
 //! elastic build --guest app.wasm [--name N] [--dir HOST[::GUEST[:ro]]]... [--env K=V]...
-//!               [--stdin FILE] [--fuel N] [--max-memory BYTES] [-o image.bin]
+//!               [--stdin FILE] [--fuel N] [--wall-time-ms MS] [--max-memory BYTES]
+//!               [-o image.bin]
 //!               [--kernel FILE] [-- ARGS...]
 //! ```
 //!
@@ -51,6 +52,9 @@ pub struct BuildArgs {
     /// Fuel (instruction budget) limit.
     #[arg(long, requires = "guest")]
     fuel: Option<u64>,
+    /// Wall-clock limit in milliseconds (the kernel's watchdog stops the guest after it).
+    #[arg(long = "wall-time-ms", value_name = "MS", requires = "guest")]
+    wall_time_ms: Option<u64>,
     /// Largest linear memory: bytes or a size like 64MiB.
     #[arg(long = "max-memory", value_name = "BYTES", requires = "guest")]
     max_memory: Option<String>,
@@ -207,6 +211,13 @@ fn shortcut_spec(a: &BuildArgs, wasm: &Path) -> Result<ProjectSpec, SpecError> {
         let origin = flag(format!("--fuel {f}"));
         limits.fuel = Some(
             manifest::check_count("fuel", i128::from(f), manifest::FUEL_RANGE)
+                .map_err(|m| SpecError::new(origin, m))?,
+        );
+    }
+    if let Some(ms) = a.wall_time_ms {
+        let origin = flag(format!("--wall-time-ms {ms}"));
+        limits.wall_time_ms = Some(
+            manifest::check_count("wall_time_ms", i128::from(ms), manifest::WALL_TIME_RANGE)
                 .map_err(|m| SpecError::new(origin, m))?,
         );
     }

@@ -201,9 +201,11 @@ fn in_range(what: &str, value: i128, min: u64, max: u64) -> Result<u64, String> 
 }
 
 /// Bounds of each limit: (name, min, max). Taken from `elastic-bundle`'s rules
-/// (`fuel` positive, `max_memory` 1..=4 GiB, `max_open_fds` at least 3 and a `u32`) plus
+/// (`fuel` and `wall_time_ms` positive, `max_memory` 1..=4 GiB, `max_open_fds` at least 3 and a `u32`) plus
 /// "positive" for the ramfs quotas (a zero quota could not even hold the preopened files).
 pub const FUEL_RANGE: (u64, u64) = (1, u64::MAX);
+/// `wall_time_ms` bounds (positive; no default, see docs/manifest.md).
+pub const WALL_TIME_RANGE: (u64, u64) = (1, u64::MAX);
 /// `max_memory` bounds.
 pub const MAX_MEMORY_RANGE: (u64, u64) = (1, MAX_MEMORY_LIMIT);
 /// `ramfs_quota` bounds.
@@ -313,6 +315,7 @@ struct TomlDir {
 #[serde(deny_unknown_fields)]
 struct TomlLimits {
     fuel: Option<Spanned<i64>>,
+    wall_time_ms: Option<Spanned<i64>>,
     max_memory: Option<Spanned<SizeValue>>,
     ramfs_quota: Option<Spanned<SizeValue>>,
     ramfs_inodes: Option<Spanned<i64>>,
@@ -481,6 +484,9 @@ fn toml_limits(lines: &Lines<'_>, t: TomlLimits) -> Result<Limits, SpecError> {
     };
     if let Some(v) = t.fuel {
         l.fuel = Some(count("fuel", v, FUEL_RANGE)?);
+    }
+    if let Some(v) = t.wall_time_ms {
+        l.wall_time_ms = Some(count("wall_time_ms", v, WALL_TIME_RANGE)?);
     }
     if let Some(v) = t.max_memory {
         l.max_memory_bytes = size("max_memory", v, MAX_MEMORY_RANGE)?;
@@ -838,6 +844,7 @@ guest = "/data"
 readonly = true
 [guest.limits]
 fuel = 1000
+wall_time_ms = 2500
 max_memory = "64MiB"
 ramfs_quota = 1048576
 ramfs_inodes = 10
@@ -866,6 +873,7 @@ path = "/data"
             g.limits,
             Limits {
                 fuel: Some(1000),
+                wall_time_ms: Some(2500),
                 max_memory_bytes: 64 << 20,
                 ramfs_quota_bytes: 1 << 20,
                 ramfs_quota_inodes: 10,
@@ -884,6 +892,7 @@ path = "/data"
         let cases: &[(&str, usize, &str)] = &[
             ("[guest.limits]\nfuel = 0\n", 5, "fuel"),
             ("[guest.limits]\nfuel = -5\n", 5, "fuel"),
+            ("[guest.limits]\nwall_time_ms = 0\n", 5, "wall_time_ms"),
             ("[guest.limits]\nmax_memory = \"5GiB\"\n", 5, "max_memory"),
             ("[guest.limits]\nmax_memory = \"64 MB\"\n", 5, "bad size"),
             ("[guest.limits]\nmax_open_fds = 2\n", 5, "max_open_fds"),

@@ -33,6 +33,10 @@ pub struct RunArgs {
     /// Fuel (instruction budget) limit.
     #[arg(long)]
     fuel: Option<u64>,
+    /// Wall-clock limit in milliseconds: the guest is stopped at the first fuel slice or
+    /// sleep after it (a blocking read of the host's stdin is not interrupted).
+    #[arg(long = "wall-time-ms", value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    wall_time_ms: Option<u64>,
     /// Largest linear memory in bytes.
     #[arg(long = "max-memory", value_name = "BYTES")]
     max_memory: Option<u64>,
@@ -307,6 +311,7 @@ pub fn main(a: RunArgs) -> ExitCode {
     args.extend(a.args.iter().cloned());
     let mut limits = Limits {
         fuel: a.fuel,
+        wall_time_ms: a.wall_time_ms,
         ..Limits::default()
     };
     if let Some(m) = a.max_memory {

@@ -175,6 +175,7 @@ guest = "/out"
 
 [guest.limits]
 fuel = 123456
+wall_time_ms = 60000
 max_memory = "64MiB"
 ramfs_quota = "1GiB"
 ramfs_inodes = 500
@@ -240,6 +241,7 @@ fn round_trip_embedded() {
         g1.limits,
         Limits {
             fuel: Some(123456),
+            wall_time_ms: Some(60000),
             max_memory_bytes: 64 << 20,
             ramfs_quota_bytes: 1 << 30,
             ramfs_quota_inodes: 500,
@@ -395,6 +397,7 @@ guest = "/ro"
 readonly = true
 [guest.limits]
 fuel = 5000
+wall_time_ms = 750
 max_memory = "32MiB"
 [[export]]
 guest = "app"
@@ -418,6 +421,8 @@ path = "/files"
             "stdin.txt",
             "--fuel",
             "5000",
+            "--wall-time-ms",
+            "750",
             "--max-memory",
             "32MiB",
             "-o",
@@ -484,6 +489,7 @@ fn bad_manifests_name_file_and_line() {
         ),
         ("[guest.limits]\nfuel = 0\n", 6, &["fuel"]),
         ("[guest.limits]\nfuel = -1\n", 6, &["fuel"]),
+        ("[guest.limits]\nwall_time_ms = 0\n", 6, &["wall_time_ms"]),
         (
             "[guest.limits]\nmax_memory = \"8GiB\"\n",
             6,

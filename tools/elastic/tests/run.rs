@@ -167,6 +167,22 @@ fn traps_limits_and_bad_modules_have_documented_statuses() {
     let out = elastic(&["run", "--fuel", "5000", spin.to_str().unwrap()], b"");
     assert_eq!(out.status.code(), Some(134));
     assert!(String::from_utf8_lossy(&out.stderr).contains("limit fuel"));
+    // No fuel limit: the wall-clock limit stops it.
+    let started = std::time::Instant::now();
+    let out = elastic(
+        &["run", "--wall-time-ms", "200", spin.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(134));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "limit wall_time_ms exceeded: watchdog: guest spin.wasm exceeded its wall-clock \
+             limit of 200 ms"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
 
     let bad = dir.join("bad.wasm");
     std::fs::write(&bad, b"\0asm\x01\0\0\0garbage").unwrap();
