@@ -139,6 +139,83 @@ fn traps_and_limits_are_reported_and_the_next_guest_still_runs() {
         .expect("guest survivor: exit 0");
 }
 
+/// Sleeps in `poll_oneoff` on a relative one-hour monotonic clock, then exits 0.
+fn sleep_guest() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    ;; subscription at 0: userdata 1, tag clock, clock id monotonic, timeout 1 h, flags 0
+    (i64.store (i32.const 0) (i64.const 1))
+    (i32.store8 (i32.const 8) (i32.const 0))
+    (i32.store (i32.const 16) (i32.const 1))
+    (i64.store (i32.const 24) (i64.const 3600000000000))
+    (i32.store16 (i32.const 40) (i32.const 0))
+    (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))))"#,
+    )
+    .expect("valid wat")
+}
+
+/// The milliseconds of a summary line (`guest NAME: ..., 301.234 ms, fuel ...`).
+fn summary_ms(out: &Outcome, guest: &str) -> f64 {
+    let prefix = format!("guest {guest}: ");
+    let serial = out.serial();
+    let line = serial
+        .lines()
+        .find(|l| l.contains(&prefix))
+        .unwrap_or_else(|| panic!("no summary for {guest}:\n{serial}"));
+    line.split(", ")
+        .find_map(|part| part.strip_suffix(" ms")?.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no time in {line:?}"))
+}
+
+#[test]
+fn guests_over_their_wall_clock_limit_are_stopped_by_the_watchdog_and_the_next_guest_runs() {
+    // guests/wat/loop-forever.wat: prints a line, then spins without host calls; no fuel limit.
+    let spin = wat::parse_file(elastic_tests::repo_root().join("guests/wat/loop-forever.wat"))
+        .expect("loop-forever.wat assembles");
+    let mut spinner = guest("spinner", "loop-forever.wasm");
+    spinner.limits.wall_time_ms = Some(300);
+    let mut sleeper = guest("sleeper", "sleep.wasm");
+    sleeper.limits.wall_time_ms = Some(200);
+    let manifest = Manifest {
+        guests: vec![spinner, sleeper, guest("survivor", "echo.wasm")],
+        ..Manifest::default()
+    };
+    let image = bundle_image(
+        "watchdog",
+        manifest,
+        vec![
+            ("loop-forever.wasm", spin),
+            ("sleep.wasm", sleep_guest()),
+            ("echo.wasm", echo_guest(0)),
+        ],
+    );
+    let out = run(image);
+    // The first failure, the watchdog, decides the image's code: 115.
+    out.expect_code(115)
+        .expect("loop-forever: spinning")
+        .expect(
+            "guest spinner: limit wall_time_ms exceeded: watchdog: guest spinner exceeded its \
+             wall-clock limit of 300 ms",
+        )
+        .expect(
+            "guest sleeper: limit wall_time_ms exceeded: watchdog: guest sleeper exceeded its \
+             wall-clock limit of 200 ms",
+        )
+        .expect("guest survivor: exit 0");
+    // Stopped at the deadline, give or take a fuel slice (slow under TCG), not much later.
+    for (name, limit) in [("spinner", 300.0), ("sleeper", 200.0)] {
+        let ms = summary_ms(&out, name);
+        assert!(
+            ms >= limit && ms < limit + 3000.0,
+            "{name}: stopped after {ms} ms\n{}",
+            out.serial()
+        );
+    }
+}
+
 #[test]
 fn large_bundle_boots_through_fw_cfg_with_its_digest_checked() {
     let mut g = guest("big", "echo.wasm");

@@ -80,6 +80,15 @@ impl Services for KernelServices<'_> {
     fn sleep_until(&mut self, deadline_ns: u64) {
         apic::sleep_until_tsc(clock::tsc_at(deadline_ns));
     }
+    fn watchdog_arm(&mut self, deadline_ns: Option<u64>) {
+        match deadline_ns {
+            Some(ns) => apic::watchdog_arm(clock::tsc_at(ns)),
+            None => apic::watchdog_disarm(),
+        }
+    }
+    fn watchdog_fired(&mut self) -> bool {
+        apic::watchdog_fired()
+    }
     #[cfg(feature = "snp-sim")]
     fn is_snp_guest(&self) -> bool {
         self.snp.is_some()

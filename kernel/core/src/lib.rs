@@ -6,7 +6,8 @@
 //! the nanosecond clock ([`clock`]), CMOS RTC decoding ([`rtc`]), the page-table plan with its
 //! W^X policy ([`paging`]), the exit-code contract with the outside world ([`exit`]), the image's
 //! bundle descriptor ([`image`]), turning a verified bundle into guest configurations, summaries
-//! and an export archive ([`launch`], [`tar`]).
+//! and an export archive ([`launch`], [`tar`]), the timer decisions of the wall-clock watchdog
+//! ([`watchdog`]).
 //! The firmware binary (`kernel/`) supplies the hardware side: port I/O, MSRs, page-table writes.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
@@ -22,3 +23,4 @@ pub mod memory_map;
 pub mod paging;
 pub mod rtc;
 pub mod tar;
+pub mod watchdog;

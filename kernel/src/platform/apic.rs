@@ -1,9 +1,21 @@
 //! The local APIC timer (xAPIC, MMIO at 0xFEE00000): one-shot interrupts that wake the CPU from
-//! `hlt`, so a sleeping guest really sleeps instead of spinning. The timer's frequency is
-//! calibrated against the (already calibrated) TSC at boot.
+//! `hlt`, so a sleeping guest really sleeps instead of spinning, and that drive the wall-clock
+//! watchdog. The timer's frequency is calibrated against the (already calibrated) TSC at boot.
+//!
+//! Watchdog: [`watchdog_arm`] programs the timer for a guest's deadline and enables interrupts
+//! while the guest runs; the interrupt sets [`watchdog_fired`]'s flag at the deadline, which
+//! `wasi_impl` checks between fuel slices (together with the TSC, so the watchdog still works
+//! when there is no usable APIC, e.g. under SEV-SNP), and ends the run if the guest is still
+//! running [`elastic_core::watchdog::HARD_STOP_GRACE_NS`] later (stuck in a host call). The
+//! decisions are `elastic_core::watchdog`'s. With interrupts enabled during guest execution,
+//! the interrupt path must stay free of locks, allocation and AVX (the entry stubs save only
+//! the legacy SSE state): it reads the TSC, writes APIC registers and atomics, nothing else.
+//! Under SEV-SNP the EOI write would need the GHCB, so there the APIC must stay unavailable
+//! (or `watchdog_arm` must not enable interrupts) until the #VC path is interrupt-safe.
 
 use super::{cpu, interrupts};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use elastic_core::watchdog::{self as policy, TimerAction};
 
 const BASE: u64 = 0xFEE0_0000;
 const REG_EOI: u64 = 0xB0;
@@ -21,6 +33,10 @@ pub const SPURIOUS_VECTOR: u8 = 63;
 
 static TIMER_HZ: AtomicU64 = AtomicU64::new(0);
 static TSC_HZ: AtomicU64 = AtomicU64::new(0);
+/// The armed watchdog's TSC deadline; 0 when disarmed.
+static WATCHDOG_DEADLINE: AtomicU64 = AtomicU64::new(0);
+/// Set by the timer interrupt once the deadline has passed.
+static WATCHDOG_FIRED: AtomicBool = AtomicBool::new(false);
 
 fn read(reg: u64) -> u32 {
     // SAFETY: the APIC page is mapped uncached (paging plan) and `reg` is an APIC register.
@@ -35,6 +51,92 @@ fn write(reg: u64, value: u32) {
 fn on_interrupt(vector: u8) {
     if vector != SPURIOUS_VECTOR {
         write(REG_EOI, 0);
+    }
+    if vector == TIMER_VECTOR {
+        watchdog_tick();
+    }
+}
+
+/// Programs a one-shot interrupt at TSC `target` (no-op without a calibrated timer).
+fn program(target: u64) {
+    let timer_hz = TIMER_HZ.load(Ordering::Relaxed);
+    let tsc_hz = TSC_HZ.load(Ordering::Relaxed);
+    if timer_hz == 0 || tsc_hz == 0 {
+        return;
+    }
+    let ticks = policy::ticks_for(target.saturating_sub(cpu::rdtsc()), timer_hz, tsc_hz);
+    write(REG_LVT_TIMER, u32::from(TIMER_VECTOR)); // one-shot, unmasked
+    write(REG_INITIAL_COUNT, ticks);
+}
+
+/// The watchdog's part of a timer interrupt (interrupt context: no locks, no allocation).
+fn watchdog_tick() {
+    let deadline = WATCHDOG_DEADLINE.load(Ordering::Acquire);
+    if deadline == 0 {
+        return;
+    }
+    let grace = policy::grace_tsc(TSC_HZ.load(Ordering::Relaxed));
+    match policy::on_timer(
+        cpu::rdtsc(),
+        deadline,
+        WATCHDOG_FIRED.load(Ordering::Acquire),
+        grace,
+    ) {
+        TimerAction::Wait { until } => program(until),
+        TimerAction::Fire { hard_stop_at } => {
+            WATCHDOG_FIRED.store(true, Ordering::Release);
+            program(hard_stop_at);
+        }
+        TimerAction::HardStop => {
+            use core::fmt::Write;
+            let _ = writeln!(
+                super::console::emergency(),
+                "\nwatchdog: the guest is still running {} s after its wall-clock limit \
+                 (stuck in a host call); ending the run",
+                policy::HARD_STOP_GRACE_NS / 1_000_000_000
+            );
+            super::exit(elastic_core::exit::ExitReason::Watchdog);
+        }
+    }
+}
+
+/// Arms the watchdog for TSC `deadline`: with a calibrated timer, programs it and enables
+/// interrupts until [`watchdog_disarm`]; without one, only [`watchdog_deadline`] is set (the
+/// caller's TSC comparisons then do the work).
+#[cfg_attr(feature = "selftest", allow(dead_code))]
+pub fn watchdog_arm(deadline: u64) {
+    x86_64::instructions::interrupts::disable();
+    WATCHDOG_FIRED.store(false, Ordering::Release);
+    WATCHDOG_DEADLINE.store(deadline.max(1), Ordering::Release);
+    if TIMER_HZ.load(Ordering::Relaxed) != 0 {
+        program(deadline);
+        x86_64::instructions::interrupts::enable();
+    }
+}
+
+/// Disarms the watchdog: interrupts off again, timer stopped, flag cleared.
+#[cfg_attr(feature = "selftest", allow(dead_code))]
+pub fn watchdog_disarm() {
+    x86_64::instructions::interrupts::disable();
+    WATCHDOG_DEADLINE.store(0, Ordering::Release);
+    WATCHDOG_FIRED.store(false, Ordering::Release);
+    if TIMER_HZ.load(Ordering::Relaxed) != 0 {
+        write(REG_INITIAL_COUNT, 0);
+    }
+}
+
+/// True once the timer interrupt has seen the armed deadline pass.
+#[cfg_attr(feature = "selftest", allow(dead_code))]
+pub fn watchdog_fired() -> bool {
+    WATCHDOG_FIRED.load(Ordering::Acquire)
+}
+
+/// The armed watchdog's TSC deadline, if any.
+#[cfg_attr(feature = "selftest", allow(dead_code))]
+pub fn watchdog_deadline() -> Option<u64> {
+    match WATCHDOG_DEADLINE.load(Ordering::Acquire) {
+        0 => None,
+        d => Some(d),
     }
 }
 
@@ -75,26 +177,38 @@ pub fn sleep_until_tsc(deadline: u64) {
     sleep_until_tsc_counting(deadline);
 }
 
-/// [`sleep_until_tsc`], returning how many times the CPU woke from `hlt`.
+/// [`sleep_until_tsc`], returning how many times the CPU woke from `hlt`. Returns early once
+/// an armed watchdog has fired (the guest is to be stopped, not to sleep on). Runs with
+/// interrupts disabled except inside `hlt` (so an interrupt between the check and the `hlt`
+/// cannot be lost) and restores the caller's interrupt state and the watchdog's timer.
 pub fn sleep_until_tsc_counting(deadline: u64) -> u64 {
-    let timer_hz = TIMER_HZ.load(Ordering::Relaxed);
-    let tsc_hz = TSC_HZ.load(Ordering::Relaxed);
+    use x86_64::instructions::interrupts;
+    let were_enabled = interrupts::are_enabled();
+    interrupts::disable();
+    let timer = TIMER_HZ.load(Ordering::Relaxed) != 0 && TSC_HZ.load(Ordering::Relaxed) != 0;
     let mut wakeups = 0;
     loop {
-        let now = cpu::rdtsc();
-        if now >= deadline {
-            return wakeups;
+        if cpu::rdtsc() >= deadline || watchdog_fired() {
+            break;
         }
-        if timer_hz == 0 || tsc_hz == 0 {
+        if !timer {
             core::hint::spin_loop();
             continue;
         }
-        let remaining = deadline - now;
-        let ticks = (u128::from(remaining) * u128::from(timer_hz) / u128::from(tsc_hz))
-            .clamp(1, u128::from(u32::MAX)) as u32;
-        write(REG_LVT_TIMER, u32::from(TIMER_VECTOR)); // one-shot, unmasked
-        write(REG_INITIAL_COUNT, ticks);
+        program(policy::next_wakeup(deadline, watchdog_deadline()));
         cpu::wait_for_interrupt();
         wakeups += 1;
     }
+    // The sleep reprogrammed the one-shot timer: hand it back to the watchdog.
+    if timer && let Some(d) = watchdog_deadline() {
+        if watchdog_fired() {
+            program(d.saturating_add(policy::grace_tsc(TSC_HZ.load(Ordering::Relaxed))));
+        } else {
+            program(d);
+        }
+    }
+    if were_enabled {
+        interrupts::enable();
+    }
+    wakeups
 }
