@@ -197,13 +197,15 @@ fn step(input: &mut Input<'_>, fs: &mut Ramfs, model: &mut Model, handles: &mut 
                 directory: f & 8 != 0,
                 write: f & 16 != 0,
             };
-            let want = if opts.create && opts.directory {
+            // As wasmtime's path_open: `directory` excludes `create`, `exclusive`, `truncate`.
+            let want = if opts.directory && (opts.create || opts.exclusive || opts.truncate) {
                 Err(Errno::Inval)
             } else {
                 model.locate(&p).and_then(|l| match l.ino {
                     Some(_) if opts.create && opts.exclusive => Err(Errno::Exist),
                     Some(ino) if model.is_dir(ino) => {
-                        if opts.write || opts.truncate {
+                        // Linux open(2): O_CREAT on an existing directory is EISDIR too.
+                        if opts.write || opts.truncate || opts.create {
                             Err(Errno::Isdir)
                         } else {
                             Ok((l, Some(ino)))
