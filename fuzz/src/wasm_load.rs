@@ -3,10 +3,16 @@
 //! with a small fuel budget, small memory/table limits, a preopened ramfs directory and
 //! deterministic [`FakeServices`].
 //!
-//! Input: byte 0 selects the fuel budget (1k..256k units); the rest is the module.
+//! Input: byte 0 selects the fuel budget (1k..256k units, `byte % 9`) and, when >= 128, a
+//! second run under the wall-clock watchdog; the rest is the module.
 //! Properties: `run` returns (never panics, fuel bounds the run); the outcome is consistent
 //! with the limits (fuel used never exceeds the budget, peak memory never exceeds the memory
-//! limit); `LoadFailed` messages name the module.
+//! limit); `LoadFailed` messages name the module. Watchdog mode: with a wall-clock limit the
+//! fake clock never reaches, the report equals the unwatched run's (the start-section
+//! rewrite and the resumable, sliced calls change nothing), unless the module can read the
+//! clock (the watchdog's own readings move the fake clock) or exports the reserved
+//! `elastic:start` (then it may be refused); with a limit of 1 ms (the fake clock moves
+//! 1 µs per reading), the run still ends and respects the fuel budget.
 
 use crate::fake_services::FakeServices;
 use std::cell::RefCell;
@@ -83,4 +89,30 @@ pub fn run(data: &[u8]) {
             "load failure does not name the module: {msg}"
         );
     }
+    if sel < 128 {
+        return;
+    }
+    let watched = |wall_ms| {
+        let mut c = config(fuel);
+        c.limits.wall_time_ms = Some(wall_ms);
+        wasi_run(module, c, &mut FakeServices::new(b"stdin line\n"))
+    };
+    let far = watched(3_600_000);
+    // The watchdog reads the fake clock too, so a guest that can read it may legitimately
+    // see other times (its import names would appear verbatim in the module).
+    let reads_clock = [&b"clock_time_get"[..], b"poll_oneoff"]
+        .iter()
+        .any(|name| module.windows(name.len()).any(|w| w == *name));
+    match (&report.outcome, &far.outcome) {
+        (Outcome::LoadFailed(_), Outcome::LoadFailed(_)) => {}
+        (_, Outcome::LoadFailed(m)) if m.contains("cannot run under the watchdog") => {}
+        _ if reads_clock => {}
+        _ => assert_eq!(report, far, "the watchdog changed the run"),
+    }
+    let near = watched(1);
+    assert!(
+        near.fuel_used <= fuel,
+        "watchdog run: fuel used {}",
+        near.fuel_used
+    );
 }

@@ -111,6 +111,7 @@ fn bundles(mods: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
     }];
     g1.stdin = Some("data/input.txt".into());
     g1.limits.fuel = Some(1_000_000);
+    g1.limits.wall_time_ms = Some(5_000);
     g1.output = OutputMode::Prefixed;
     let mut g2 = Guest::new("reader", "bin/hello.wasm");
     g2.preopens = vec![Preopen {
