@@ -8,9 +8,106 @@
 # docs/robustness.md) and the script exits non-zero. Installs the nightly toolchain and
 # cargo-fuzz when missing. Environment: CARGO_TARGET_DIR (build dir, default fuzz/target),
 # FUZZ_ARGS (extra libFuzzer flags), FUZZ_LOG_DIR (default fuzz/logs).
+#
+# scripts/fuzz.sh --smoke [SECONDS [TARGET...]]: the CI smoke test (scripts/test.sh). Needs neither
+# nightly nor cargo-fuzz: builds every target once with the pinned stable toolchain and the
+# instrumentation cargo-fuzz 0.13 passes for `-O -a -s none` (sancov passes, --cfg fuzzing,
+# debug assertions and overflow checks; default codegen units, which builds faster), then
+# runs each target for SECONDS (default 10) from its seeds and regressions only (new corpus
+# entries go to a temporary directory), FUZZ_SMOKE_JOBS (default: the CPU count) targets at
+# a time. Fails on any crash, timeout or OOM, copying the input to fuzz/regressions/<target>/.
+# Build dir: FUZZ_SMOKE_TARGET_DIR (default target/fuzz-smoke: its own, since the
+# instrumentation flags would otherwise rebuild the workspace's artifacts); logs in
+# FUZZ_LOG_DIR (default target/fuzz-smoke/logs). Needs a C++ compiler (libFuzzer is C++).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 fuzz="$root/fuzz"
+
+smoke() {
+    local secs=${1:-10}
+    shift || true
+    if ! [[ "$secs" =~ ^[1-9][0-9]*$ ]]; then
+        echo "fuzz.sh --smoke: SECONDS must be a positive integer, not '$secs'" >&2
+        return 2
+    fi
+    local target_dir=${FUZZ_SMOKE_TARGET_DIR:-$root/target/fuzz-smoke}
+    local log_dir=${FUZZ_LOG_DIR:-$target_dir/logs}
+    local jobs=${FUZZ_SMOKE_JOBS:-$(nproc)}
+    local triple
+    triple=$(cd "$root" && rustc -vV | sed -n 's/^host: //p')
+    local targets=("$@")
+    local f
+    if [ ${#targets[@]} -eq 0 ]; then
+        for f in "$fuzz"/fuzz_targets/*.rs; do
+            targets+=("$(basename "$f" .rs)")
+        done
+    fi
+    mkdir -p "$log_dir"
+    local start built
+    start=$(date +%s)
+    # What `cargo fuzz build -O -a -s none` passes (cargo-fuzz 0.13, src/project.rs), minus
+    # -Ccodegen-units=1. --target keeps the flags off build scripts and proc macros. Built
+    # cold in CI, so compile time counts: opt-level 1 (about half the time of 3, and fast
+    # enough for a smoke), 0 for the WAT text parser (wast, the slowest crate to optimise; only
+    # the wasi_calls harness runs it).
+    local opt=(--config profile.release.opt-level=1)
+    for f in wast wat wasm-encoder; do
+        opt+=(--config "profile.release.package.$f.opt-level=0")
+    done
+    local bins=()
+    for f in "${targets[@]}"; do bins+=(--bin "$f"); done
+    (cd "$root" && RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+-Cllvm-args=-sanitizer-coverage-trace-compares -Cllvm-args=-sanitizer-coverage-stack-depth \
+-Cllvm-args=-simplifycfg-branch-fold-threshold=0 --cfg fuzzing -Cdebug-assertions" \
+        cargo build -q --manifest-path fuzz/Cargo.toml --locked --target "$triple" --release \
+        --config 'profile.release.debug="line-tables-only"' "${opt[@]}" --target-dir "$target_dir" \
+        "${bins[@]}") || { echo "fuzz.sh --smoke: build failed" >&2; return 1; }
+    built=$(date +%s)
+    echo "fuzz smoke: built ${#targets[@]} targets in $((built - start)) s"
+
+    local work
+    work=$(mktemp -d)
+    # One target: fuzz for $secs from the seeds and regressions, new inputs into $work.
+    run_one() {
+        local t=$1 log="$log_dir/$1.log" rc=0 t0 t1
+        mkdir -p "$work/corpus/$t" "$work/artifacts/$t"
+        t0=$(date +%s)
+        "$target_dir/$triple/release/$t" "$work/corpus/$t" "$fuzz/seeds/$t" \
+            "$fuzz/regressions/$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
+            -print_final_stats=1 -artifact_prefix="$work/artifacts/$t/" >"$log" 2>&1 || rc=$?
+        t1=$(date +%s)
+        local execs
+        execs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$log" | tail -n 1)
+        printf '%-16s run %4ss  execs %10s  rc %s\n' "$t" $((t1 - t0)) "${execs:-?}" "$rc"
+        if [ "$rc" -ne 0 ]; then
+            for f in "$work/artifacts/$t"/*; do
+                [ -e "$f" ] && cp "$f" "$fuzz/regressions/$t/"
+            done
+            echo "fuzz.sh --smoke: $t FAILED (rc $rc); inputs copied to fuzz/regressions/$t/; log $log" >&2
+            tail -n 30 "$log" >&2
+            return 1
+        fi
+    }
+    export -f run_one
+    export work log_dir target_dir triple secs fuzz
+    printf '%s\n' "${targets[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {} |
+        tee "$work/summary" || true
+    local failed
+    failed=$(grep -cv ' rc 0$' "$work/summary" || true)
+    rm -rf "$work"
+    echo "fuzz smoke: $secs s per target, $jobs at a time, $(($(date +%s) - start)) s in total"
+    # The last line is the summary scripts/test.sh records.
+    echo "fuzz smoke: $((${#targets[@]} - failed)) passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}
+
+if [ "${1:-}" = --smoke ]; then
+    shift
+    smoke "$@"
+    exit
+fi
+
 target=${1:-all}
 secs=${2:-30}
 log_dir=${FUZZ_LOG_DIR:-$fuzz/logs}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting, lints (host crates and the kernel target), host
-# unit tests, the QEMU integration tests that boot the real image, and the guest comparisons
-# (each WASI test guest under wasmtime, under `elastic run`, and baked into an image in QEMU,
-# against the same expected output). This is the command in the README and the one CI runs.
+# unit tests, the QEMU integration tests that boot the real image, a short run of every fuzz
+# target (scripts/fuzz.sh --smoke), and the guest comparisons (each WASI test guest under
+# wasmtime, under `elastic run`, and baked into an image in QEMU, against the same expected
+# output). This is the command in the README and the one CI runs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -50,6 +51,15 @@ step "tests: host unit tests and QEMU integration tests"
 cargo test -q 2>&1 | tee target/test-output.txt
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "cargo: %d passed, %d failed, %d skipped\n", p, f, i }' \
   target/test-output.txt | tee -a "$results"
+
+# Every fuzz target briefly, built on stable (no nightly, no cargo-fuzz); the seeds and
+# regression inputs were already replayed by cargo test. FUZZ_SMOKE_SECONDS=0 skips it.
+smoke_secs=${FUZZ_SMOKE_SECONDS:-10}
+if [ "$smoke_secs" != 0 ]; then
+  step "fuzz smoke: every fuzz target for $smoke_secs s (scripts/fuzz.sh --smoke)"
+  scripts/fuzz.sh --smoke "$smoke_secs" | tee target/fuzz-smoke-output.txt
+  tail -n 1 target/fuzz-smoke-output.txt >> "$results"
+fi
 
 # shellcheck source=scripts/venv.sh
 . scripts/venv.sh
