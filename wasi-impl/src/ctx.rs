@@ -39,6 +39,9 @@ pub struct Ctx<'s> {
     /// Set by a host function that saw the watchdog expire: the guest must stop (`link`
     /// turns it into a [`crate::link::WatchdogStop`] error).
     pub stop: bool,
+    /// The guest's fuel budget when it runs in slices (under the watchdog): the store holds
+    /// only the current slice, so host charges draw on this (`crypto::link`).
+    pub meter: Option<crate::watchdog::FuelMeter>,
 }
 
 impl core::fmt::Debug for Ctx<'_> {

@@ -141,17 +141,24 @@ enum Stop {
     Watchdog,
 }
 
+/// Settles the store's fuel with the guest's meter (`Ctx::meter`, set under the watchdog).
+fn settle(store: &mut Store<Ctx<'_>>) {
+    let left = store.get_fuel().unwrap_or(0);
+    if let Some(meter) = store.data_mut().meter.as_mut() {
+        meter.settle(left);
+    }
+}
+
 /// Calls `func` (no parameters, no results) in fuel slices, checking the watchdog between
-/// slices. The store's fuel is topped up from `meter` at each boundary.
+/// slices. The store's fuel is topped up from the guest's meter at each boundary.
 fn call_sliced(
     store: &mut Store<Ctx<'_>>,
     func: Func,
-    meter: &mut FuelMeter,
     watchdog: &mut Watchdog,
 ) -> Result<(), Stop> {
     let mut step = func.call_resumable(&mut *store, &[], &mut []);
     loop {
-        meter.settle(store.get_fuel().unwrap_or(0));
+        settle(store);
         let out_of_fuel = match step {
             Err(e) => return Err(Stop::Error(e)),
             Ok(ResumableCall::Finished) => return Ok(()),
@@ -161,7 +168,13 @@ fn call_sliced(
         if watchdog.expired(&mut *store.data_mut().services) {
             return Err(Stop::Watchdog);
         }
-        let Some(fuel) = meter.grant(out_of_fuel.required_fuel()) else {
+        let required = out_of_fuel.required_fuel();
+        let Some(fuel) = store
+            .data_mut()
+            .meter
+            .as_mut()
+            .and_then(|m| m.grant(required))
+        else {
             return Err(Stop::OutOfFuel);
         };
         if let Err(e) = store.set_fuel(fuel) {
@@ -303,13 +316,13 @@ fn run_guest(
         crypto: crate::crypto::CryptoCtx::default(),
         watchdog,
         stop: false,
+        meter: watchdog.map(|_| FuelMeter::new(limits.fuel, FUEL_SLICE)),
     };
     let mut store = Store::new(&engine, ctx);
     store.limiter(|c| &mut c.limiter);
     // Without a watchdog the whole budget goes into the store at once; with one, a slice.
-    let mut meter = FuelMeter::new(limits.fuel, FUEL_SLICE);
-    let initial_fuel = match watchdog {
-        Some(_) => meter.grant(0).unwrap_or(0),
+    let initial_fuel = match store.data_mut().meter.as_mut() {
+        Some(meter) => meter.grant(0).unwrap_or(0),
         None => limits.fuel.unwrap_or(u64::MAX),
     };
     if let Err(e) = store.set_fuel(initial_fuel) {
@@ -338,7 +351,7 @@ fn run_guest(
                         Err(e) => Err(Outcome::LoadFailed(format!(
                             "module {name}: start function: {e}"
                         ))),
-                        Ok(f) => match call_sliced(&mut store, *f.func(), &mut meter, w) {
+                        Ok(f) => match call_sliced(&mut store, *f.func(), w) {
                             Ok(()) => Ok(()),
                             Err(Stop::Error(e)) => Err(instantiation_failed(&e, store.data())),
                             Err(Stop::OutOfFuel) => Err(out_of_fuel(&name)),
@@ -356,7 +369,7 @@ fn run_guest(
                     }
                     Ok(start) => {
                         let result = match &mut watchdog {
-                            Some(w) => call_sliced(&mut store, *start.func(), &mut meter, w),
+                            Some(w) => call_sliced(&mut store, *start.func(), w),
                             None => start.call(&mut store, ()).map_err(Stop::Error),
                         };
                         match result {
@@ -389,11 +402,9 @@ fn run_guest(
         }
     };
     store.data_mut().close_all();
-    let fuel_used = match watchdog {
-        Some(_) => {
-            meter.settle(store.get_fuel().unwrap_or(0));
-            meter.used()
-        }
+    settle(&mut store);
+    let fuel_used = match &store.data().meter {
+        Some(meter) => meter.used(),
         None => initial_fuel.saturating_sub(store.get_fuel().unwrap_or(0)),
     };
     let peak = store.data().limiter.peak_memory;

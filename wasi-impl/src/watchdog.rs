@@ -75,6 +75,26 @@ impl FuelMeter {
     pub fn used(&self) -> u64 {
         self.used
     }
+
+    /// Charges `cost` for host work (wasi-crypto over guest data) while the store holds
+    /// `in_store`: returns what the store holds afterwards, drawing beyond it on the part of
+    /// the budget not yet handed out, or `None` when the budget cannot pay (then everything
+    /// counts as used, as when an unsliced store is set to 0).
+    pub fn draw(&mut self, in_store: u64, cost: u64) -> Option<u64> {
+        self.settle(in_store);
+        if let Some(left) = in_store.checked_sub(cost) {
+            return Some(left);
+        }
+        let pool = self.limit - self.used - self.granted;
+        if cost - in_store > pool {
+            self.used = self.limit;
+            self.granted = 0;
+            return None;
+        }
+        self.used += cost;
+        self.granted = 0;
+        Some(0)
+    }
 }
 
 /// One guest's wall-clock deadline.
@@ -200,6 +220,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn host_charges_draw_on_the_whole_budget() {
+        // 1000 fuel, slices of 100: a charge of 250 fits the budget, not the slice.
+        let mut m = FuelMeter::new(Some(1000), 100);
+        assert_eq!(m.grant(0), Some(100));
+        assert_eq!(m.draw(60, 250), Some(0)); // 40 spent in wasm, then 250
+        assert_eq!(m.used(), 290);
+        assert_eq!(m.grant(1), Some(100));
+        assert_eq!(m.draw(100, 30), Some(70)); // from the store
+        m.settle(70);
+        assert_eq!(m.used(), 320);
+        // 680 left: 700 cannot be paid; everything counts as used, as unsliced.
+        assert_eq!(m.draw(70, 700), None);
+        m.settle(0);
+        assert_eq!(m.used(), 1000);
+        assert_eq!(m.grant(1), None);
+        // Unsliced reference: the same charges against one counter.
+        let mut fuel: u64 = 1000;
+        for c in [40, 250, 30] {
+            fuel -= c;
+        }
+        assert_eq!(1000 - fuel, 320);
     }
 
     #[test]

@@ -87,12 +87,17 @@ fn call<'a>(
     if cost > 0
         && let Ok(fuel) = caller.get_fuel()
     {
-        if fuel < cost {
+        // In fuel slices (the watchdog) the store holds one slice: charge the whole budget.
+        let after = match caller.data_mut().meter.as_mut() {
+            Some(meter) => meter.draw(fuel, cost),
+            None => fuel.checked_sub(cost),
+        };
+        let Some(after) = after else {
             caller.data_mut().last_call = name;
             caller.set_fuel(0)?;
             return Err(TrapCode::OutOfFuel.into());
-        }
-        caller.set_fuel(fuel - cost)?;
+        };
+        caller.set_fuel(after)?;
     }
     let memory = caller.get_export("memory").and_then(Extern::into_memory);
     let r = match memory {

@@ -821,4 +821,34 @@ fn crypto_work_is_charged_fuel() {
     let rep = run(&wasm, cfg(1_000_000), &mut Svc::default());
     assert_eq!(rep.outcome, Outcome::Exited(0));
     assert!(rep.fuel_used >= 100 * 0x20000 / super::link::FUEL_BYTES_PER_UNIT);
+
+    // Under the watchdog the store holds one fuel slice, but the charge is made against the
+    // whole budget: the same outcomes and fuel, and a single call costing more than a slice
+    // (16 MiB = 2^20 units + the loop) succeeds without a fuel limit.
+    let watched = |fuel: Option<u64>| GuestConfig {
+        limits: Limits {
+            fuel,
+            wall_time_ms: Some(3_600_000),
+            ..Limits::default()
+        },
+        ..GuestConfig::default()
+    };
+    for fuel in [500_000, 1_000_000, 819_200, 819_300] {
+        let plain = run(&wasm, cfg(fuel), &mut Svc::default());
+        let sliced = run(&wasm, watched(Some(fuel)), &mut Svc::default());
+        assert_eq!(plain, sliced, "fuel {fuel}");
+    }
+    let big = module(
+        &data,
+        &format!(
+            r#"
+    (drop (memory.grow (i32.const 256)))
+    (drop (call $symmetric_state_open (i32.const 0x400) (i32.const 7) (i32.const {NONE}) (i32.const {NONE}) (i32.const 0x100)))
+    (drop (call $symmetric_state_absorb (i32.load (i32.const 0x100)) (i32.const 0) (i32.const 0x1000000)))
+    "#
+        ),
+    );
+    let rep = run(&big, watched(None), &mut Svc::default());
+    assert_eq!(rep.outcome, Outcome::Exited(0));
+    assert!(rep.fuel_used > crate::FUEL_SLICE, "{}", rep.fuel_used);
 }
