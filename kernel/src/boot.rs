@@ -47,6 +47,16 @@ fn fail(reason: ExitReason, what: core::fmt::Arguments<'_>) -> ! {
     platform::exit(reason)
 }
 
+/// A missing or inconsistent memory map (hypervisor data): under SEV-SNP the run ends with
+/// its own termination reason (set 2 code 0, docs/snp.md).
+fn fail_map(what: core::fmt::Arguments<'_>) -> ! {
+    error!("{what}");
+    if platform::snp::active() {
+        platform::snp::terminate(elastic_snp::sev_status::elastic::BAD_MEMORY_MAP);
+    }
+    platform::exit(ExitReason::PlatformData)
+}
+
 /// `-fw_cfg name=opt/elastic/console,string=split` sends kernel logs and guest stderr to the
 /// debug console (port 0xE9), leaving COM1 to guest stdout. Only routing is affected, so the
 /// value needs no trust.
@@ -67,10 +77,7 @@ fn console_mode() {
 fn memory_map(firmware: Range) -> MemoryMap {
     let mut fw = match FwCfg::probe(PortTransport) {
         Ok(fw) => fw,
-        Err(e) => fail(
-            ExitReason::PlatformData,
-            format_args!("memory map unavailable: {e}"),
-        ),
+        Err(e) => fail_map(format_args!("memory map unavailable: {e}")),
     };
     // Test images can be handed a deliberately broken map through a user fw_cfg file (QEMU
     // refuses to replace its own etc/e820), so the QEMU tests reach this very parser.
@@ -83,26 +90,17 @@ fn memory_map(firmware: Range) -> MemoryMap {
     let name = "etc/e820";
     let file = match fw.find(name) {
         Ok(Some(file)) => file,
-        Ok(None) => fail(
-            ExitReason::PlatformData,
-            format_args!("fw_cfg has no etc/e820 file"),
-        ),
-        Err(e) => fail(
-            ExitReason::PlatformData,
-            format_args!("fw_cfg directory: {e}"),
-        ),
+        Ok(None) => fail_map(format_args!("fw_cfg has no etc/e820 file")),
+        Err(e) => fail_map(format_args!("fw_cfg directory: {e}")),
     };
     let mut buf = [0u8; E820_ENTRY_SIZE * MAX_REGIONS];
     let bytes = match fw.read_file(file, &mut buf) {
         Ok(b) => b,
-        Err(e) => fail(ExitReason::PlatformData, format_args!("{name}: {e}")),
+        Err(e) => fail_map(format_args!("{name}: {e}")),
     };
     match MemoryMap::parse_e820(bytes, firmware) {
         Ok(map) => map,
-        Err(e) => fail(
-            ExitReason::PlatformData,
-            format_args!("invalid memory map: {e}"),
-        ),
+        Err(e) => fail_map(format_args!("invalid memory map: {e}")),
     }
 }
 
@@ -140,7 +138,7 @@ pub fn main() -> ! {
         layout::SNP_LAUNCH_PAGES,
     ];
     if let Err(e) = map.require_free(&early_reserved, MIN_FREE_RAM) {
-        fail(ExitReason::PlatformData, format_args!("{e}"));
+        fail_map(format_args!("{e}"));
     }
     let mut high_ram = [Range { start: 0, end: 0 }; 8];
     let mut high_count = 0;
