@@ -222,11 +222,8 @@ pub fn init() -> Option<SnpInfo> {
         Ok(t) => CPUID.call_once(|| t),
         Err(_) => terminate(set1::CPUID),
     };
-    let implemented = ImplementedFeatures {
-        secure_tsc: true,
-        ..ImplementedFeatures::ELASTIC
-    };
-    let facts = bring_up::check_launch(status, table, implemented).unwrap_or_else(|e| fail(e));
+    let facts = bring_up::check_launch(status, table, ImplementedFeatures::ELASTIC)
+        .unwrap_or_else(|e| fail(e));
     let ghcb = bring_up::establish_ghcb(&mut HwVmgexit, &mut KernelPages, layout::SNP_GHCB)
         .unwrap_or_else(|e| fail(e));
     // SAFETY: the GHCB page is now shared, mapped with the C-bit clear at its identity
