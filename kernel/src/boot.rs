@@ -173,7 +173,7 @@ pub fn main() -> ! {
     if let Err(e) = platform::paging::install(&plan) {
         fail(ExitReason::PlatformData, format_args!("page tables: {e}"));
     }
-    for r in &high_ram[..high_count] {
+    for r in high_ram.iter().take(high_count) {
         heap::add_region(*r);
     }
     drop(plan);

@@ -6,6 +6,18 @@
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
+// The kernel serves hostile guests, images and (under SEV-SNP) hypervisors: no panicking
+// shortcuts (docs/robustness.md, "Panic-freedom and fallible allocation").
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
 
 extern crate alloc;
 

@@ -45,6 +45,10 @@ pub fn run() -> ! {
         "stack-overflow" => fault(|| {
             faults::stack_overflow(0);
         }),
+        #[allow(
+            clippy::panic,
+            reason = "the `panic` self-test scenario checks the panic handler"
+        )]
         "panic" => panic!("deliberate panic from the self-test"),
         "" => {
             info!("selftest: no scenario selected");
