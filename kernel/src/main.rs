@@ -36,7 +36,6 @@ mod selftest;
 mod snp_sim;
 
 use core::fmt::Write;
-use elastic_core::exit::ExitReason;
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
@@ -46,13 +45,5 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         let _ = write!(w, " at {}:{}", loc.file(), loc.line());
     }
     let _ = writeln!(w);
-    let out_of_memory = info
-        .message()
-        .as_str()
-        .is_some_and(|m| m.contains("memory allocation"));
-    platform::exit(if out_of_memory {
-        ExitReason::OutOfMemory
-    } else {
-        ExitReason::Panic
-    })
+    platform::exit(elastic_core::exit::panic_reason(&info.message()))
 }

@@ -50,6 +50,13 @@ pub fn run() -> ! {
             reason = "the `panic` self-test scenario checks the panic handler"
         )]
         "panic" => panic!("deliberate panic from the self-test"),
+        "oom" => {
+            // An infallible allocation far beyond any heap: the panic handler must report
+            // the allocation failure as out of memory (113), not as a plain panic.
+            let v = alloc::vec![1u8; 1 << 40];
+            core::hint::black_box(&v);
+            false
+        }
         "" => {
             info!("selftest: no scenario selected");
             true
