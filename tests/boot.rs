@@ -36,6 +36,17 @@ fn boots_on_microvm_and_pc_machines() {
 }
 
 #[test]
+fn vc_handler_answers_cpuid_from_the_cpuid_page() {
+    // The SEV-SNP #VC path of the real kernel on a synthetic frame: instruction fetch from
+    // kernel code, register mapping, RIP advance, CPUID-page answers (docs/snp.md).
+    Boot::new(Image::SelfTest)
+        .selftest("vc-cpuid")
+        .run()
+        .expect_code(0)
+        .expect("selftest: #VC CPUID from the CPUID page ok");
+}
+
+#[test]
 fn heap_stress_passes() {
     Boot::new(Image::SelfTest)
         .selftest("heap")

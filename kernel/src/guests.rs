@@ -4,6 +4,7 @@
 
 use crate::entropy::HardwareEntropy;
 use crate::platform::{self, apic, console, fw_cfg as fw_port, rom};
+use crate::snp_services::SnpServices;
 use crate::{clock, platform::cpu};
 use alloc::format;
 use alloc::vec::Vec;
@@ -23,9 +24,8 @@ struct KernelServices<'a> {
     line_start: bool,
     stdin: &'a [u8],
     rng: &'a mut SecureRandom<HardwareEntropy>,
-    /// Test-only image: the simulated SNP services (see `snp_sim`).
-    #[cfg(feature = "snp-sim")]
-    snp: Option<&'a mut crate::snp_sim::SimSnp>,
+    /// The SEV-SNP services (real, or simulated in the test-only `snp-sim` image).
+    snp: Option<&'a mut SnpServices>,
 }
 
 impl KernelServices<'_> {
@@ -87,11 +87,9 @@ impl Services for KernelServices<'_> {
     fn sleep_until(&mut self, deadline_ns: u64) {
         apic::sleep_until_tsc(clock::tsc_at(deadline_ns));
     }
-    #[cfg(feature = "snp-sim")]
     fn is_snp_guest(&self) -> bool {
         self.snp.is_some()
     }
-    #[cfg(feature = "snp-sim")]
     fn snp_report(
         &mut self,
         report_data: &[u8; 64],
@@ -102,28 +100,27 @@ impl Services for KernelServices<'_> {
             None => Err(wasi_impl::SnpError::NotSupported),
         }
     }
-    #[cfg(feature = "snp-sim")]
     fn snp_certificates(&mut self) -> Result<Vec<u8>, wasi_impl::SnpError> {
         match self.snp.as_deref_mut() {
             Some(snp) => snp.certificates(),
             None => Err(wasi_impl::SnpError::NotSupported),
         }
     }
-    #[cfg(feature = "snp-sim")]
     fn snp_derived_key(&mut self, field_select: u64) -> Result<[u8; 32], wasi_impl::SnpError> {
         match self.snp.as_deref_mut() {
             Some(snp) => snp.derived_key(field_select),
             None => Err(wasi_impl::SnpError::NotSupported),
         }
     }
-    #[cfg(feature = "snp-sim")]
+    fn sealing_key(&mut self, field_select: u64) -> Option<[u8; 32]> {
+        // The PSP's derived key for these guest fields; guests can only ever hold it as an
+        // unexportable wasi-crypto key (their own derived keys are HMACs of it).
+        self.snp.as_deref_mut()?.derived_key(field_select).ok()
+    }
     fn clock_trust(&self) -> wasi_impl::ClockTrust {
-        // An SNP guest without Secure TSC: the (here simulated) host controls the TSC.
-        if self.snp.is_some() {
-            wasi_impl::ClockTrust::Hypervisor
-        } else {
-            wasi_impl::ClockTrust::None
-        }
+        self.snp
+            .as_deref()
+            .map_or(wasi_impl::ClockTrust::None, SnpServices::clock_trust)
     }
 }
 
@@ -150,7 +147,8 @@ fn read_external(len: u64) -> Result<Vec<u8>, &'static str> {
     buf.try_reserve_exact(len)
         .map_err(|_| "not enough memory for the bundle")?;
     buf.resize(len, 0);
-    if fw.has_dma() {
+    // Under SEV-SNP the device cannot DMA into private memory: port I/O (through the GHCB).
+    if fw.has_dma() && !platform::snp::active() {
         fw_port::dma_read(file.select, &mut buf).map_err(|_| "fw_cfg DMA error")?;
     } else {
         use elastic_core::fw_cfg::Transport;
@@ -165,9 +163,11 @@ fn refuse(what: core::fmt::Arguments<'_>) -> ! {
 }
 
 /// Runs every guest of the image's bundle and exits with the image's exit code.
-pub fn run(descriptor: Option<Descriptor>) -> ! {
+pub fn run(descriptor: Option<Descriptor>, mut snp: Option<SnpServices>) -> ! {
     #[cfg(feature = "snp-sim")]
-    let mut sim_snp = crate::snp_sim::SimSnp::new();
+    if snp.is_none() {
+        snp = crate::snp_sim::open();
+    }
     let Some(descriptor) = descriptor else {
         info!("no guests are baked into this image");
         platform::exit(ExitReason::Success)
@@ -244,8 +244,7 @@ pub fn run(descriptor: Option<Descriptor>) -> ! {
             line_start: true,
             stdin: prepared.stdin,
             rng: &mut rng,
-            #[cfg(feature = "snp-sim")]
-            snp: sim_snp.as_mut(),
+            snp: snp.as_mut(),
         };
         let report = wasi_impl::run(prepared.wasm, prepared.config, &mut services);
         let summary = Summary {

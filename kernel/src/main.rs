@@ -32,6 +32,8 @@ mod logger;
 mod platform;
 #[cfg(feature = "selftest")]
 mod selftest;
+#[cfg(not(feature = "selftest"))]
+mod snp_services;
 #[cfg(all(feature = "snp-sim", not(feature = "selftest")))]
 mod snp_sim;
 

@@ -6,6 +6,8 @@
 //!   apart so the host can compare the rate with its own wall time;
 //! - `sleep`: 300 ms sleeps on the APIC timer end on time, and the CPU halts meanwhile (few
 //!   wake-ups, not a spin);
+//! - `vc-cpuid`: the SEV-SNP #VC handler's trap-frame adapter and CPUID-page answers, on a
+//!   synthetic #VC frame (no SNP needed);
 //! - `pagefault`, `divide`, `write-code`, `exec-data`, `stack-overflow`: deliberate faults that
 //!   must be reported and end the run with the CPU-exception code.
 
@@ -57,6 +59,16 @@ pub fn run() -> ! {
             core::hint::black_box(&v);
             false
         }
+        "vc-cpuid" => match platform::snp::selftest_vc_cpuid() {
+            Ok(()) => {
+                info!("selftest: #VC CPUID from the CPUID page ok");
+                true
+            }
+            Err(e) => {
+                error!("selftest: #VC CPUID: {e}");
+                false
+            }
+        },
         "" => {
             info!("selftest: no scenario selected");
             true

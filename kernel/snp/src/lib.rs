@@ -6,7 +6,7 @@
 //! Authorities: AMD 56421 (GHCB specification) and AMD 56860 (SEV-SNP firmware ABI); the facts
 //! used are collected in `shared/design/snp-facts.md` with their sources.
 //!
-//! - Platform: [`msr_protocol`], [`ghcb`], [`ghcb_session`], [`psc`], [`cpuid_page`], [`ioio`],
+//! - Platform: [`bring_up`] (the boot sequence), [`msr_protocol`], [`ghcb`], [`ghcb_session`], [`psc`], [`cpuid_page`], [`ioio`],
 //!   [`vc`], [`sev_status`].
 //! - Guest messages and attestation: [`secrets_page`], [`guest_msg`], [`messages`], [`report`],
 //!   [`cert_table`].
@@ -16,6 +16,7 @@
 
 extern crate alloc;
 
+pub mod bring_up;
 pub mod cert_table;
 pub mod cpuid_page;
 pub mod ghcb;

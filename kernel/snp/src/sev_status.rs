@@ -233,6 +233,17 @@ pub mod elastic {
     pub const VC_UNHANDLED: TerminationReason = TerminationReason { set: 2, code: 7 };
     /// The hypervisor does not advertise the SNP feature bit (HV features bit 0).
     pub const HV_FEATURES_MISSING: TerminationReason = TerminationReason { set: 2, code: 8 };
+    /// Reason set of a normal end of run: the code is Elastic's exit code (0 success, 1-99
+    /// the guest's, 100 and up the kernel's; `elastic_core::exit`).
+    pub const EXIT_SET: u8 = 3;
+
+    /// The termination reason carrying exit code `code`.
+    pub const fn exit_code(code: u8) -> TerminationReason {
+        TerminationReason {
+            set: EXIT_SET,
+            code,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -286,6 +286,11 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         }
         return;
     }
+    if frame.vector == 29 && super::snp::active_or_starting() {
+        // #VC under SEV-SNP: served (RIP advanced) or the run is terminated.
+        super::snp::handle_vc(frame);
+        return;
+    }
     let cr2 = cpu::cr2();
     let console = super::console::emergency();
     use core::fmt::Write;
