@@ -1,6 +1,7 @@
 //! Boots the real firmware image in QEMU and checks the kernel core: banner, heap, clocks,
 //! exception reporting, and refusal of bad platform data. Exit codes are those documented in
-//! kernel/core/src/exit.rs (0 success, 110 panic, 111 CPU exception, 112 bad platform data).
+//! kernel/core/src/exit.rs (0 success, 110 panic, 111 CPU exception, 112 bad platform data,
+//! 113 out of memory).
 
 use elastic_tests::{Boot, Image, accelerators, e820, scratch_dir};
 use std::time::Duration;
@@ -143,6 +144,15 @@ fn panic_prints_message_and_location() {
     out.expect_code(110)
         .expect("kernel panic: deliberate panic")
         .expect("selftest.rs:");
+}
+
+#[test]
+fn a_failed_allocation_ends_the_kernel_as_out_of_memory() {
+    Boot::new(Image::SelfTest)
+        .selftest("oom")
+        .run()
+        .expect_code(113)
+        .expect("kernel panic: memory allocation of 1099511627776 bytes failed");
 }
 
 #[test]

@@ -200,7 +200,7 @@ pub fn main() -> ! {
     if let Err(e) = platform::paging::install(&plan) {
         fail(ExitReason::PlatformData, format_args!("page tables: {e}"));
     }
-    for r in &high_ram[..high_count] {
+    for r in high_ram.iter().take(high_count) {
         let Some(r) = page_inward(*r) else { continue };
         if snp.is_some() {
             platform::snp::accept(r);

@@ -73,9 +73,16 @@ impl Services for KernelServices<'_> {
     }
     fn read_stdin(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
         let n = buf.len().min(self.stdin.len());
-        buf[..n].copy_from_slice(&self.stdin[..n]);
-        self.stdin = &self.stdin[n..];
-        Ok(n)
+        let (head, rest) = self.stdin.split_at_checked(n).unwrap_or((self.stdin, &[]));
+        let Some(dst) = buf.get_mut(..head.len()) else {
+            return Ok(0);
+        };
+        dst.copy_from_slice(head);
+        self.stdin = rest;
+        Ok(head.len())
+    }
+    fn has_heap_room(&self, bytes: usize) -> bool {
+        heap_headroom(bytes)
     }
     fn sleep_until(&mut self, deadline_ns: u64) {
         apic::sleep_until_tsc(clock::tsc_at(deadline_ns));
@@ -115,6 +122,14 @@ impl Services for KernelServices<'_> {
             .as_deref()
             .map_or(wasi_impl::ClockTrust::None, SnpServices::clock_trust)
     }
+}
+
+/// The kernel's heap gauge for guest-driven growth (`wasi_impl::Services::has_heap_room`,
+/// `Ramfs::set_headroom`): room for `bytes` more while keeping
+/// [`launch::KERNEL_HEAP_RESERVE`] free.
+fn heap_headroom(bytes: usize) -> bool {
+    let (used, total) = platform::heap::usage();
+    launch::heap_has_room(used, total, bytes, launch::KERNEL_HEAP_RESERVE)
 }
 
 /// Reads an external bundle from fw_cfg into memory.
@@ -204,7 +219,7 @@ pub fn run(descriptor: Option<Descriptor>, mut snp: Option<SnpServices>) -> ! {
         }
     };
 
-    let mut filesystems = Filesystems::new(&bundle, clock::wall_ns);
+    let mut filesystems = Filesystems::new(&bundle, clock::wall_ns).with_headroom(heap_headroom);
     let mut summaries = Vec::new();
     for guest in bundle.guests() {
         let fs = filesystems.of(guest);
@@ -246,25 +261,34 @@ pub fn run(descriptor: Option<Descriptor>, mut snp: Option<SnpServices>) -> ! {
     platform::exit(launch::exit_reason(&summaries))
 }
 
-/// Streams the export archive on COM2 with the framing of docs/image.md.
+/// Streams the export archive on COM2 with the framing of docs/image.md. The archive is
+/// never held in memory (the guests decide its size): a first pass computes the length the
+/// framing announces, the second streams the bytes and hashes them on the way.
 fn export(bundle: &Bundle<'_>, filesystems: &Filesystems) {
-    let (tar, problems) = launch::export_archive(bundle, filesystems);
-    for p in &problems {
+    use sha2::Digest;
+    let plan = launch::export_archive(bundle, filesystems, None);
+    for p in &plan.problems {
         warn!("{p}");
     }
-    let digest = {
-        use sha2::Digest;
-        sha2::Sha256::digest(&tar)
-    };
-    let begin = format!("ELASTIC-EXPORT-BEGIN {}\n", tar.len());
-    let end = format!("ELASTIC-EXPORT-END {}\n", hex(&digest));
-    if console::write_export(begin.as_bytes()) {
-        console::write_export(&tar);
-        console::write_export(end.as_bytes());
-        info!("export: {} bytes of tar on COM2", tar.len());
-    } else {
+    let begin = format!("ELASTIC-EXPORT-BEGIN {}\n", plan.len);
+    if !console::write_export(begin.as_bytes()) {
         warn!("export: no second serial port; exports dropped");
+        return;
     }
+    let mut hasher = sha2::Sha256::new();
+    let mut sink = |bytes: &[u8]| {
+        hasher.update(bytes);
+        console::write_export(bytes);
+    };
+    let sent = launch::export_archive(bundle, filesystems, Some(&mut sink));
+    if sent.len != plan.len {
+        // Nothing changes the filesystems between the passes; the host will see the
+        // length mismatch and refuse the archive.
+        error!("export: {} bytes sent, {} announced", sent.len, plan.len);
+    }
+    let end = format!("ELASTIC-EXPORT-END {}\n", hex(&hasher.finalize()));
+    console::write_export(end.as_bytes());
+    info!("export: {} bytes of tar on COM2", sent.len);
 }
 
 fn hex(bytes: &[u8]) -> alloc::string::String {

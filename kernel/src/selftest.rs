@@ -47,7 +47,18 @@ pub fn run() -> ! {
         "stack-overflow" => fault(|| {
             faults::stack_overflow(0);
         }),
+        #[allow(
+            clippy::panic,
+            reason = "the `panic` self-test scenario checks the panic handler"
+        )]
         "panic" => panic!("deliberate panic from the self-test"),
+        "oom" => {
+            // An infallible allocation far beyond any heap: the panic handler must report
+            // the allocation failure as out of memory (113), not as a plain panic.
+            let v = alloc::vec![1u8; 1 << 40];
+            core::hint::black_box(&v);
+            false
+        }
         "vc-cpuid" => match platform::snp::selftest_vc_cpuid() {
             Ok(()) => {
                 info!("selftest: #VC CPUID from the CPUID page ok");

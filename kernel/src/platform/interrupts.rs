@@ -193,7 +193,10 @@ pub fn init() {
                 29 => gdt::IST_VC,
                 _ => gdt::IST_DEFAULT,
             };
-            idt.0[vector] = Gate {
+            let Some(gate) = idt.0.get_mut(vector) else {
+                break;
+            };
+            *gate = Gate {
                 offset_low: addr as u16,
                 selector: 0x08,
                 ist,
