@@ -13,6 +13,21 @@
 //! - Launch metadata in the image: [`ovmf_table`].
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+// Everything here decodes hypervisor- or PSP-controlled data: no panicking shortcuts outside
+// tests (docs/robustness.md, "Panic-freedom and fallible allocation").
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::indexing_slicing,
+        clippy::string_slice
+    )
+)]
 
 extern crate alloc;
 
