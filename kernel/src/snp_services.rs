@@ -70,11 +70,26 @@ impl GuestRequestTransport for Transport {
     }
 }
 
+/// The private request and response staging pages of the session (the transport copies them
+/// to and from the shared pages).
+struct PrivatePages {
+    request: Box<[u8; PAGE_SIZE]>,
+    response: Box<[u8; PAGE_SIZE]>,
+}
+
+impl PrivatePages {
+    fn get(&mut self) -> SharedPages<'_> {
+        SharedPages {
+            request: &mut self.request,
+            response: &mut self.response,
+        }
+    }
+}
+
 /// The SNP services one image's guests share (one session on VMPCK0, one sequence space).
 pub struct SnpServices {
     session: GuestRequestSession<Transport>,
-    request: Box<[u8; PAGE_SIZE]>,
-    response: Box<[u8; PAGE_SIZE]>,
+    pages: PrivatePages,
     certs: Option<Vec<u8>>,
     /// Log prefix: "SNP", or "SIMULATED SNP" in the test image.
     label: &'static str,
@@ -104,8 +119,10 @@ impl SnpServices {
         {
             Ok(session) => Some(Self {
                 session,
-                request: Box::new([0; PAGE_SIZE]),
-                response: Box::new([0; PAGE_SIZE]),
+                pages: PrivatePages {
+                    request: Box::new([0; PAGE_SIZE]),
+                    response: Box::new([0; PAGE_SIZE]),
+                },
                 certs: None,
                 label,
                 clock_trust,
@@ -124,10 +141,7 @@ impl SnpServices {
 
     /// MSG_TSC_INFO_REQ (Secure TSC parameters).
     pub fn tsc_info(&mut self) -> Result<TscInfo, SessionError> {
-        self.session.get_tsc_info(SharedPages {
-            request: &mut self.request,
-            response: &mut self.response,
-        })
+        self.session.get_tsc_info(self.pages.get())
     }
 
     /// MSG_REPORT_REQ for `report_data` at `vmpl`: the raw 1184-byte simulator-signed report.
@@ -136,13 +150,7 @@ impl SnpServices {
             vmpl,
             ..ReportRequest::new(*report_data)
         };
-        let r = self.session.get_report(
-            SharedPages {
-                request: &mut self.request,
-                response: &mut self.response,
-            },
-            &req,
-        );
+        let r = self.session.get_report(self.pages.get(), &req);
         match r {
             Ok(report) => {
                 info!("{}: attestation report for VMPL {vmpl}", self.label);
@@ -166,10 +174,7 @@ impl SnpServices {
                 .ok_or(SnpError::Failed)?;
             let mut buf = vec![0u8; len];
             let r = self.session.get_extended_report(
-                SharedPages {
-                    request: &mut self.request,
-                    response: &mut self.response,
-                },
+                self.pages.get(),
                 &ReportRequest::new([0; 64]),
                 &mut buf,
             );
@@ -211,13 +216,7 @@ impl SnpServices {
             guest_svn: 0,
             tcb_version: 0,
         };
-        let r = self.session.get_derived_key(
-            SharedPages {
-                request: &mut self.request,
-                response: &mut self.response,
-            },
-            &req,
-        );
+        let r = self.session.get_derived_key(self.pages.get(), &req);
         match r {
             Ok(key) => {
                 info!("{}: derived key (fields {field_select:#x})", self.label);

@@ -530,13 +530,11 @@ pub fn selftest_vc_cpuid() -> Result<(), &'static str> {
     use elastic_snp::cpuid_page::{CpuidEntry, build_page};
     let entry = |eax_in, eax, ebx, ecx, edx| CpuidEntry {
         eax_in,
-        ecx_in: 0,
-        xcr0_in: 0,
-        xss_in: 0,
         eax,
         ebx,
         ecx,
         edx,
+        ..CpuidEntry::default()
     };
     let page = build_page(&[
         entry(0x8000_0000, 0x8000_001F, 0, 0, 0),

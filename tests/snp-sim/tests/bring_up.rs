@@ -112,13 +112,9 @@ impl PageOps for Rmp {
 fn snp_cpuid(cbit: u32) -> CpuidTable {
     let e = |eax_in, eax, ebx| CpuidEntry {
         eax_in,
-        ecx_in: 0,
-        xcr0_in: 0,
-        xss_in: 0,
         eax,
         ebx,
-        ecx: 0,
-        edx: 0,
+        ..CpuidEntry::default()
     };
     let page = build_page(&[
         e(0x8000_0000, 0x8000_0021, 0),
@@ -159,13 +155,8 @@ fn launch_checks() {
     let no_sev = CpuidTable::parse(
         &build_page(&[CpuidEntry {
             eax_in: 0x8000_0000,
-            ecx_in: 0,
-            xcr0_in: 0,
-            xss_in: 0,
             eax: 0x8000_0008,
-            ebx: 0,
-            ecx: 0,
-            edx: 0,
+            ..CpuidEntry::default()
         }])
         .unwrap(),
     )
