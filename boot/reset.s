@@ -66,6 +66,54 @@ protected_mode_start:
     movl    %ebx, boot_tsc
     movl    %ebp, boot_tsc + 4
 
+    /* A stack for the #VC handler below (the boot stack, in pre-validated RAM). */
+    movl    $__boot_stack_top, %esp
+
+    /*
+     * SEV detection (docs/snp.md "Boot flow"), without faulting anywhere else: CPUID
+     * Fn8000_0000 and Fn8000_001F first, SEV_STATUS (MSR 0xC001_0131) only when they report
+     * SEV. Under SEV-ES/SNP each CPUID raises #VC, which `vc32_cpuid` answers through the
+     * GHCB MSR protocol: those answers come from the hypervisor and only decide whether
+     * SEV_STATUS may be read; the kernel then checks everything against SEV_STATUS (hardware)
+     * and the PSP-validated CPUID page. Result: ESI = the C-bit mask for the high dword of a
+     * page-table entry (0 without SNP); boot_sev_status = SEV_STATUS (0 without SEV).
+     */
+    movl    $vc32_cpuid, %eax
+    movw    %ax, boot_idt32 + 29 * 8            /* offset 15:0 */
+    movw    $0x08, boot_idt32 + 29 * 8 + 2      /* 32-bit code selector */
+    movw    $0x8E00, boot_idt32 + 29 * 8 + 4    /* present, 32-bit interrupt gate */
+    shrl    $16, %eax
+    movw    %ax, boot_idt32 + 29 * 8 + 6        /* offset 31:16 */
+    lidtl   boot_idt32_ptr
+    xorl    %esi, %esi
+    movl    $0x80000000, %eax
+    cpuid
+    cmpl    $0x8000001F, %eax
+    jb      sev_done
+    movl    $0x8000001F, %eax
+    cpuid
+    testl   $0x2, %eax                          /* SEV */
+    jz      sev_done
+    movl    $0xC0010131, %ecx
+    rdmsr
+    movl    %eax, boot_sev_status
+    movl    %edx, boot_sev_status + 4
+    testl   $0x4, %eax                          /* SNP active */
+    jnz     sev_snp
+    testl   $0x2, %eax                          /* SEV-ES: terminate, "SNP unsupported" */
+    movl    $0x20100, %eax
+    jnz     vc32_terminate
+    /* SEV without ES: no GHCB, but port I/O works: exit code 112 (platform). */
+    movw    $0xF4, %dx
+    movl    $113, %eax
+    outl    %eax, %dx
+    jmp     boot_halt32
+sev_snp:
+    /* C-bit 51 (bit 19 of the high dword), the position on every SNP-capable EPYC; the
+     * kernel terminates unless the CPUID page says the same. */
+    movl    $(1 << (51 - 32)), %esi
+sev_done:
+
     /*
      * Boot page tables (7 pages in .bss, zeroed above):
      *   PML4[0]   -> PDPT_LO, PDPT_LO[0..4]   -> PD0..PD3  (identity 0..4 GiB)
@@ -98,10 +146,27 @@ protected_mode_start:
     movl    %eax, boot_pd(, %ecx, 8)
     movl    %ecx, %eax
     shrl    $11, %eax                 /* bits 32.. of the physical address */
+    orl     %esi, %eax                /* the C-bit under SNP */
     movl    %eax, boot_pd + 4(, %ecx, 8)
     incl    %ecx
     cmpl    $2048, %ecx
     jne     2b
+
+    /* 8..10 MiB in 4 KiB pages (boot_pt_snp), so the kernel can share single pages there
+     * (the GHCB and guest-request pages) before its final page tables exist. */
+    movl    $boot_pt_snp, %eax
+    orl     $0x3, %eax
+    movl    %eax, boot_pd + 4 * 8
+    movl    $0, boot_pd + 4 * 8 + 4
+    xorl    %ecx, %ecx
+4:  movl    %ecx, %eax
+    shll    $12, %eax
+    addl    $0x800003, %eax           /* present | writable */
+    movl    %eax, boot_pt_snp(, %ecx, 8)
+    movl    %esi, boot_pt_snp + 4(, %ecx, 8)
+    incl    %ecx
+    cmpl    $512, %ecx
+    jne     4b
 
     /* CR4: PAE | OSFXSR | OSXMMEXCPT (SSE usable by Rust code from the first instruction). */
     movl    $0x620, %eax
@@ -137,6 +202,72 @@ long_mode_start:
     hlt
     jmp     3b
 
+/* ------------------------------------------------------------------------------------------ */
+    .code32
+/*
+ * #VC in 32-bit mode (only CPUID runs before the kernel's own handler): answers CPUID leaf
+ * EAX through the GHCB MSR protocol (request 0x004, one register per exit; AMD 56421
+ * section 2.3.1), checks each response, and resumes after the 2-byte CPUID. Anything else
+ * terminates (MSR protocol 0x100).
+ */
+vc32_cpuid:
+    cmpl    $0x72, (%esp)                       /* SVM_EXIT_CPUID */
+    je      1f
+    movl    $0x72100, %eax                      /* set 2 code 7: unhandled #VC */
+    jmp     vc32_terminate
+1:
+    pushl   %esi
+    pushl   %edi
+    pushl   %ebp
+    movl    %eax, %esi                          /* leaf */
+    xorl    %edi, %edi
+    call    vc32_msr_cpuid
+    movl    %edx, %ebp                          /* EAX */
+    movl    $0x40000000, %edi
+    call    vc32_msr_cpuid
+    movl    %edx, %ebx                          /* EBX */
+    movl    $0x80000000, %edi
+    call    vc32_msr_cpuid
+    pushl   %edx                                /* ECX */
+    movl    $0xC0000000, %edi
+    call    vc32_msr_cpuid                      /* EDX */
+    popl    %ecx
+    movl    %ebp, %eax
+    popl    %ebp
+    popl    %edi
+    popl    %esi
+    addl    $4, %esp                            /* the error code */
+    addl    $2, (%esp)                          /* past CPUID (0F A2) */
+    iretl
+
+/* One MSR-protocol CPUID exit: leaf ESI, register EDI (bits 31:30); value in EDX. */
+vc32_msr_cpuid:
+    movl    $0xC0010130, %ecx
+    movl    %edi, %eax
+    orl     $0x004, %eax
+    movl    %esi, %edx
+    wrmsr
+    .byte   0xF3, 0x0F, 0x01, 0xD9              /* VMGEXIT (rep vmmcall) */
+    movl    $0xC0010130, %ecx
+    rdmsr
+    leal    0x005(%edi), %ecx                   /* expected: 0x005 | register, [29:12] = 0 */
+    cmpl    %ecx, %eax
+    movl    $0x32100, %eax                      /* set 2 code 3: invalid GHCB response */
+    jne     vc32_terminate
+    ret
+
+/* Termination request with reason EAX (MSR protocol 0x100), then halt. */
+vc32_terminate:
+    movl    $0xC0010130, %ecx
+    xorl    %edx, %edx
+    wrmsr
+    .byte   0xF3, 0x0F, 0x01, 0xD9
+boot_halt32:
+    cli
+    hlt
+    jmp     boot_halt32
+
+    .code64
 /* Application processors of an SEV-ES/SNP launch start here (SEV-ES reset block below).
  * Elastic runs on one vCPU, so any other vCPU parks with interrupts off. */
 ap_park:
@@ -157,6 +288,10 @@ boot_gdt_end:
 boot_gdt_ptr:
     .word   boot_gdt_end - boot_gdt - 1
     .long   boot_gdt
+/* The 32-bit IDT (vectors 0..31, in .bss; only #VC is filled in). */
+boot_idt32_ptr:
+    .word   32 * 8 - 1
+    .long   boot_idt32
 
 /* ------------------------------------------------------------------------------------------ */
 /* The bundle descriptor (docs/image.md): all zeros = no bundle; `elastic build` patches it. */

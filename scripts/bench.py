@@ -11,7 +11,10 @@ Runs, side by side and interleaved in one invocation, BENCH_RUNS rounds (default
   guest itself with the WASI monotonic clock;
 * WASI: ns per clock_time_get and per 16-byte fd_write (bench-wasi calls);
 * ramfs: MB/s of sequential 64 KiB writes/reads (bench-wasi file), wasmtime on a tmpfs dir;
-* console: MB/s of guest stdout (bench-wasi console), through the serial port under QEMU.
+* console: MB/s of guest stdout (bench-wasi console), through the serial port under QEMU;
+* crypto: MB/s of SHA-256 and AES-256-GCM through the wasi-crypto API (native in the host or
+  kernel) and compiled into the guest (bench-crypto, which checks that both agree), in QEMU and
+  under `elastic run`.
 
 Every row is the median over the rounds. Prints one table and writes JSON (all samples) to
 target/bench/bench-<UTC time>.json and target/bench/latest.json.
@@ -40,6 +43,8 @@ RESULT_RE = re.compile(r"result name=(\S+) value=(\S+) unit=(\S+)")
 READY_RE = re.compile(r"boot: reset to main ([\d.]+) ms, to ready ([\d.]+) ms")
 FIRST_RE = re.compile(r"first guest starts (\d+) us after reset")
 GUEST_RE = re.compile(r"guest (\S+): exit (\d+), ([\d.]+) ms")
+CPU_RE = re.compile(r"\] cpu: (.*)")
+CRYPTO = (("sha256", "SHA-256"), ("aes256gcm", "AES-256-GCM"))
 
 
 def env_int(name: str, default: int) -> int:
@@ -108,6 +113,11 @@ class Bench:
             "calls": env_int("BENCH_CALLS", 20_000 if tcg else 200_000),
             "file_mib": env_int("BENCH_FILE_MIB", 64),
             "console_mib": env_int("BENCH_CONSOLE_MIB", 1 if tcg else 8),
+            # bench-crypto: one message of crypto_kib KiB, processed crypto_api_reps times
+            # through the API and crypto_wasm_reps times by the guest's own (interpreted) code.
+            "crypto_kib": env_int("BENCH_CRYPTO_KIB", 512 if tcg else 1024),
+            "crypto_api_reps": env_int("BENCH_CRYPTO_API_REPS", 16 if tcg else 64),
+            "crypto_wasm_reps": env_int("BENCH_CRYPTO_WASM_REPS", 1 if tcg else 4),
         }
         self.work = tempfile.mkdtemp(prefix="elastic-bench-")
         self.tmpfs = tempfile.mkdtemp(prefix="elastic-bench-", dir="/dev/shm") \
@@ -122,6 +132,7 @@ class Bench:
         if not self.qemu_user:
             self.notes.append("no qemu-x86_64 (Debian qemu-user): no user-mode TCG control row")
         self.kvm_floor = self.accel == "tcg" and os.access("/dev/kvm", os.R_OK | os.W_OK)
+        self.kernel_cpu: Optional[str] = None  # the kernel's `cpu:` log line (bench-crypto boot)
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -271,11 +282,37 @@ class Bench:
             "calls": self.image("calls", "bench-wasi", ["calls", str(z["calls"])], dirs=True),
             "file": self.image("file", "bench-wasi", ["file", str(z["file_mib"])], dirs=True),
             "console": self.image("console", "bench-wasi", ["console", str(z["console_mib"])]),
+            "crypto": self.image("crypto", "bench-crypto", self.crypto_args()),
         }
         import hashlib
         n = z["sha_mib"] << 20
         data = (bytes(range(251)) * (n // 251 + 1))[:n]
         self.sha_expect = f"sha256 {hashlib.sha256(data).hexdigest()} bytes={n}".encode()
+        n = z["crypto_kib"] << 10
+        data = (bytes(range(251)) * (n // 251 + 1))[:n]
+        self.crypto_sha = f"sha256 {hashlib.sha256(data).hexdigest()} bytes={n}".encode()
+        self.crypto_ref: Optional[bytes] = None
+        self.host_cpu_flags = " ".join(f for f in ("aes", "pclmulqdq", "sha_ni", "avx2")
+                                       if f in cpu_flags())
+
+    def crypto_args(self) -> List[str]:
+        """bench-crypto's arguments: BYTES API_REPS WASM_REPS."""
+        z = self.sizes
+        return [str(z["crypto_kib"] << 10), str(z["crypto_api_reps"]),
+                str(z["crypto_wasm_reps"])]
+
+    def check_crypto(self, out: bytes, where: str) -> None:
+        """bench-crypto checks API == wasm itself; here its SHA-256 must be Python's, and its
+        whole stdout (digest, AES-GCM tag) the same on every runtime."""
+        lines = out.splitlines()
+        if not lines or lines[0] != self.crypto_sha or not lines[-1].startswith(b"ok api == wasm"):
+            raise SystemExit(f"bench: bench-crypto under {where} printed {out!r}, expected "
+                             f"{self.crypto_sha!r} first and 'ok api == wasm' last")
+        if self.crypto_ref is None:
+            self.crypto_ref = out
+        elif out != self.crypto_ref:
+            raise SystemExit(f"bench: bench-crypto under {where} printed {out!r}, "
+                             f"elsewhere {self.crypto_ref!r}")
 
     def check_sha(self, out: bytes, where: str) -> None:
         """The guest's digest must be Python's."""
@@ -351,7 +388,30 @@ class Bench:
             _, _, err = self.host(rt, "bench-wasi", ["console", str(z["console_mib"])],
                                   stdout=subprocess.DEVNULL)
             self.add(f"console.{rt}", results(err).get("console"))
+        # Crypto.
+        t0 = time.perf_counter()
+        self.crypto(m0)
+        self.add("crypto.wall", time.perf_counter() - t0)
         print(f"bench: round {i + 1}/{self.runs} done", file=sys.stderr, flush=True)
+
+    def crypto(self, machine: str) -> None:
+        """bench-crypto in QEMU and under `elastic run`: the wasi-crypto API (native) against
+        the same algorithms compiled into the guest."""
+        _, out, log = self.boot(self.img["crypto"], machine)
+        self.check_crypto(out, "qemu")
+        cpu = CPU_RE.search(log)
+        self.kernel_cpu = cpu.group(1).strip() if cpu else None
+        _, out, err = self.host("run", "bench-crypto", self.crypto_args())
+        self.check_crypto(out, "run")
+        for rt, text in (("qemu", log), ("run", err)):
+            r = results(text)
+            for k, v in r.items():
+                self.add(f"{k}.{rt}", v)
+            # The speedup per round: both sides ran in the same process moments apart, so
+            # their ratio moves less with this shared machine's load than either rate.
+            for key, _ in CRYPTO:
+                a, p = r.get(f"crypto_{key}_api"), r.get(f"crypto_{key}_wasm")
+                self.add(f"crypto_{key}_speedup.{rt}", a / p if a and p else None)
 
     # ---- report --------------------------------------------------------------------------
 
@@ -366,7 +426,9 @@ class Bench:
             f"host: {cpu}, {os.cpu_count()} CPUs; QEMU accel={self.accel}"
             f" (compute/WASI rows on -machine {m0}, -m {self.memory})",
             f"sizes: sha256 {z['sha_mib']} MiB, nbody {z['nbody_steps']} steps, "
-            f"{z['calls']} calls, file {z['file_mib']} MiB, console {z['console_mib']} MiB"
+            f"{z['calls']} calls, file {z['file_mib']} MiB, console {z['console_mib']} MiB, "
+            f"crypto {z['crypto_kib']} KiB x{z['crypto_api_reps']} API / "
+            f"x{z['crypto_wasm_reps']} wasm"
             + (" (reduced for TCG)" if self.accel == "tcg" else ""),
             "",
         ]
@@ -428,6 +490,15 @@ class Bench:
                               fmt(self.median(f"{key}.run")), fmt(self.median(f"{key}.wasmtime")),
                               fmt(self.median(f"{key}.qemu-user")), target]))
         lines.append("")
+        lines.append(row(["crypto (guest-timed MB/s)", "API", "pure wasm", "speedup", "", ""]))
+        for key, label in CRYPTO:
+            for rt, where in (("qemu", "(a) QEMU"), ("run", "(b) run")):
+                a = self.median(f"crypto_{key}_api.{rt}")
+                p = self.median(f"crypto_{key}_wasm.{rt}")
+                x = self.median(f"crypto_{key}_speedup.{rt}")
+                lines.append(row([f"  {label}, {where}", fmt(a, 2), fmt(p, 2),
+                                  fmt(x, 1) + "x" if x else "-", "", ""]))
+        lines.append("")
         lines.append("(a) Elastic kernel in QEMU, (b) `elastic run` on the host (same wasmi + wasi-impl),"
                      " (c) wasmtime (PyPI, Cranelift JIT),")
         lines.append("(d) wasm3 (PyPI pywasm3). Speed relative to (b) = time(b)/time(x): 1.0x is as fast"
@@ -437,6 +508,15 @@ class Bench:
         lines.append("(a)/this is what remains for the kernel, its devices and system-mode TCG.")
         lines.append("ramfs under wasmtime is a host tmpfs directory; console under run/wasmtime goes"
                      " to /dev/null, under QEMU through the 16550 serial port.")
+        lines.append("crypto: API = wasi-crypto, run natively by the kernel or `elastic run` (RustCrypto sha2,"
+                     " aes-gcm); pure wasm = the same")
+        lines.append("crates compiled into the guest (wasm32, no SIMD) and interpreted by wasmi; the guest"
+                     " checks that both give the same bytes;")
+        lines.append("speedup = API/pure wasm per round (one guest run), median over the rounds.")
+        lines.append(f"crypto CPU features: host {self.host_cpu_flags or 'none of aes pclmulqdq sha_ni'};"
+                     f" the kernel in QEMU (-cpu {'max' if self.accel == 'tcg' else 'host'}) reports"
+                     f" cpu: {self.kernel_cpu or '?'}"
+                     + (" (all emulated by TCG)" if self.accel == "tcg" else ""))
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -453,6 +533,8 @@ class Bench:
             "memory": self.memory, "runs": self.runs, "sizes": self.sizes,
             "median": {k: self.median(k) for k in sorted(self.samples)},
             "samples": self.samples, "notes": self.notes, "table": text,
+            "host_cpu_flags": self.host_cpu_flags,
+            "kernel_cpu": self.kernel_cpu,
         }
         for name in (f"bench-{stamp}.json", "latest.json"):
             with open(os.path.join(out_dir, name), "w") as f:
@@ -463,6 +545,17 @@ class Bench:
         """Removes the temporary directories."""
         shutil.rmtree(self.work, ignore_errors=True)
         shutil.rmtree(self.tmpfs, ignore_errors=True)
+
+
+def cpu_flags() -> List[str]:
+    """The host CPU's feature flags (Linux /proc/cpuinfo), empty if unknown."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("flags"):
+                return line.split(":", 1)[1].split()
+    except OSError:
+        pass
+    return []
 
 
 def cpu_model() -> str:
@@ -577,7 +670,8 @@ def main() -> int:
         b.prepare()
         for i in range(b.runs):
             b.round(i)
-        b.notes.append(f"one full run took {time.perf_counter() - t0:.0f} s")
+        b.notes.append(f"one full run took {time.perf_counter() - t0:.0f} s, of which "
+                       f"{sum(b.samples.get('crypto.wall', [])):.0f} s for the crypto rows")
         b.report()
     finally:
         b.cleanup()

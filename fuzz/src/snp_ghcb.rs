@@ -11,10 +11,14 @@
 //! `EventInjection`, `ExitResult::from_ghcb`, `IoioDescriptor`, `PscEntry`,
 //! `PscDescriptor::read_from`, `ProgressTracker`) get raw input values.
 //!
+//! The kernel's SNP bring-up sequence (`bring_up`: GHCB set-up, RAM acceptance, sharing) runs
+//! against the same hypervisor with hostile PVALIDATE results.
+//!
 //! Properties: no panic, no endless loop (libFuzzer's timeout), every error renders and maps
 //! to a termination reason; decoders that accept a value re-encode it to the same value.
 
 use crate::input::Input;
+use elastic_snp::bring_up::{self, BringUpError, PageOps, Pvalidated};
 use elastic_snp::ghcb::{
     EventInjection, ExitResult, GHCB_SIZE, GhcbPage, OFF_GHCB_USAGE, OFF_PROTOCOL_VERSION, OFF_RAX,
     OFF_RBX, OFF_RCX, OFF_RDX, OFF_SHARED_BUFFER, OFF_SW_EXIT_CODE, OFF_SW_EXIT_INFO_1,
@@ -159,11 +163,70 @@ pub fn run(data: &[u8]) {
     let mut ops = 0;
     while !input.is_empty() && ops < 48 {
         ops += 1;
-        let op = input.below(24);
+        let op = input.below(27);
         match op {
             0..=13 => session_op(op, &mut input, &mut page),
+            24..=26 => bring_up_op(op, &mut input, &mut page),
             _ => decoder_op(op, &mut input),
         }
+    }
+}
+
+/// PVALIDATE results and C-bit changes as a hostile platform (or an RMP changed behind the
+/// guest's back) would give them, from bytes drawn before the flow starts.
+struct HostilePages<'a> {
+    input: Input<'a>,
+    validations: u64,
+}
+
+impl PageOps for HostilePages<'_> {
+    fn pvalidate(&mut self, _gpa: u64, _size: PageSize, _validate: bool) -> Pvalidated {
+        self.validations += 1;
+        // Running out of bytes (0) is the honest answer.
+        match self.input.below(8) {
+            5 => Pvalidated::Done { unchanged: true },
+            6 => Pvalidated::Failed(6),
+            7 => Pvalidated::Failed(u32::from(self.input.u8())),
+            _ => Pvalidated::Done { unchanged: false },
+        }
+    }
+    fn set_encrypted(&mut self, _gpa: u64, _encrypted: bool) {}
+    fn evict(&mut self, _gpa: u64, _len: u64) {}
+}
+
+/// The kernel's SNP bring-up (`bring_up`): GHCB set-up, RAM acceptance and page sharing
+/// against the corrupting hypervisor and hostile PVALIDATE results. Properties: no panic;
+/// errors map to termination reasons; a successful acceptance covered exactly the range.
+fn bring_up_op(op: u8, input: &mut Input<'_>, page: &mut GhcbPage) {
+    let pv_len = usize::from(input.below(64));
+    let pv_bytes: Vec<u8> = (0..pv_len).map(|_| input.u8()).collect();
+    let mut pages = HostilePages {
+        input: Input::new(&pv_bytes),
+        validations: 0,
+    };
+    // Up to 16 MiB in 4 KiB units, at a 4 KiB-aligned (sometimes 2 MiB-aligned) start; now and
+    // then unaligned, to reach the range checks.
+    let start = (u64::from(input.u16()) << if input.bool() { 21 } else { 12 })
+        | if input.below(16) == 0 { 0x800 } else { 0 };
+    let len = (u64::from(input.u16()) % 4096) << 12;
+    let end = start + len;
+    let mut vm = Hostile::registered(input);
+    let r = match op {
+        24 => bring_up::establish_ghcb(&mut vm, &mut pages, GHCB_GPA).map(|_| ()),
+        25 => match GhcbSession::new(&mut vm, page, GHCB_GPA) {
+            Ok(mut s) => bring_up::accept_ram(&mut s, &mut pages, start, end).map(|(l, sm)| {
+                assert_eq!(l * bring_up::PAGE_2M + sm * bring_up::PAGE_4K, end - start);
+            }),
+            Err(e) => Err(BringUpError::Ghcb(e)),
+        },
+        _ => match GhcbSession::new(&mut vm, page, GHCB_GPA) {
+            Ok(mut s) => bring_up::share_pages(&mut s, &mut pages, start, end),
+            Err(e) => Err(BringUpError::Ghcb(e)),
+        },
+    };
+    if let Err(e) = r {
+        let _ = e.to_string();
+        let _ = e.termination_reason();
     }
 }
 

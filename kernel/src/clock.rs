@@ -1,7 +1,7 @@
 //! The kernel's clocks: monotonic nanoseconds from the calibrated TSC, and a wall clock that is
 //! the CMOS RTC reading at boot advanced by the monotonic clock.
 
-use crate::platform::{cmos, cpu, pit};
+use crate::platform::{cmos, cpu, pit, snp};
 use elastic_core::clock::{self, ClockSource, TscScale};
 use spin::Once;
 
@@ -14,8 +14,17 @@ struct Clocks {
 
 static CLOCKS: Once<Clocks> = Once::new();
 
-/// Determines the TSC frequency (hypervisor leaf, then CPUID 0x15, then the PIT).
+/// Determines the TSC frequency: SNP Secure TSC (GUEST_TSC_FREQ scaled by the secrets page's
+/// tsc_factor) when active, else the hypervisor leaf, CPUID 0x15, then the PIT.
 fn calibrate() -> Option<(u64, ClockSource)> {
+    if let Some(msr) = snp::guest_tsc_mhz() {
+        let factor = snp::secrets_page()
+            .and_then(|p| elastic_snp::secrets_page::SecretsPage::parse(p).ok())
+            .map_or(0, |s| s.tsc_factor);
+        return clock::from_secure_tsc(msr, factor)
+            .ok()
+            .map(|hz| (hz, ClockSource::SecureTsc));
+    }
     let hv_max = cpu::cpuid(0x4000_0000, 0).eax;
     if (0x4000_0010..0x4001_0000).contains(&hv_max)
         && let Ok(hz) = clock::from_hypervisor_leaf(cpu::cpuid(0x4000_0010, 0).eax)

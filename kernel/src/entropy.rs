@@ -39,7 +39,9 @@ impl EntropySource for HardwareEntropy {
     fn fill_entropy(&mut self, buf: &mut [u8]) -> Result<(), EntropyError> {
         for chunk in buf.chunks_mut(8) {
             let v = self.next()?.to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
+            for (d, s) in chunk.iter_mut().zip(v) {
+                *d = s;
+            }
         }
         Ok(())
     }

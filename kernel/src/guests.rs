@@ -4,6 +4,7 @@
 
 use crate::entropy::HardwareEntropy;
 use crate::platform::{self, apic, console, fw_cfg as fw_port, rom};
+use crate::snp_services::SnpServices;
 use crate::{clock, platform::cpu};
 use alloc::format;
 use alloc::vec::Vec;
@@ -23,9 +24,8 @@ struct KernelServices<'a> {
     line_start: bool,
     stdin: &'a [u8],
     rng: &'a mut SecureRandom<HardwareEntropy>,
-    /// Test-only image: the simulated SNP services (see `snp_sim`).
-    #[cfg(feature = "snp-sim")]
-    snp: Option<&'a mut crate::snp_sim::SimSnp>,
+    /// The SEV-SNP services (real, or simulated in the test-only `snp-sim` image).
+    snp: Option<&'a mut SnpServices>,
 }
 
 impl KernelServices<'_> {
@@ -73,9 +73,16 @@ impl Services for KernelServices<'_> {
     }
     fn read_stdin(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
         let n = buf.len().min(self.stdin.len());
-        buf[..n].copy_from_slice(&self.stdin[..n]);
-        self.stdin = &self.stdin[n..];
-        Ok(n)
+        let (head, rest) = self.stdin.split_at_checked(n).unwrap_or((self.stdin, &[]));
+        let Some(dst) = buf.get_mut(..head.len()) else {
+            return Ok(0);
+        };
+        dst.copy_from_slice(head);
+        self.stdin = rest;
+        Ok(head.len())
+    }
+    fn has_heap_room(&self, bytes: usize) -> bool {
+        heap_headroom(bytes)
     }
     fn sleep_until(&mut self, deadline_ns: u64) {
         apic::sleep_until_tsc(clock::tsc_at(deadline_ns));
@@ -89,11 +96,9 @@ impl Services for KernelServices<'_> {
     fn watchdog_fired(&mut self) -> bool {
         apic::watchdog_fired()
     }
-    #[cfg(feature = "snp-sim")]
     fn is_snp_guest(&self) -> bool {
         self.snp.is_some()
     }
-    #[cfg(feature = "snp-sim")]
     fn snp_report(
         &mut self,
         report_data: &[u8; 64],
@@ -104,29 +109,36 @@ impl Services for KernelServices<'_> {
             None => Err(wasi_impl::SnpError::NotSupported),
         }
     }
-    #[cfg(feature = "snp-sim")]
     fn snp_certificates(&mut self) -> Result<Vec<u8>, wasi_impl::SnpError> {
         match self.snp.as_deref_mut() {
             Some(snp) => snp.certificates(),
             None => Err(wasi_impl::SnpError::NotSupported),
         }
     }
-    #[cfg(feature = "snp-sim")]
     fn snp_derived_key(&mut self, field_select: u64) -> Result<[u8; 32], wasi_impl::SnpError> {
         match self.snp.as_deref_mut() {
             Some(snp) => snp.derived_key(field_select),
             None => Err(wasi_impl::SnpError::NotSupported),
         }
     }
-    #[cfg(feature = "snp-sim")]
-    fn clock_trust(&self) -> wasi_impl::ClockTrust {
-        // An SNP guest without Secure TSC: the (here simulated) host controls the TSC.
-        if self.snp.is_some() {
-            wasi_impl::ClockTrust::Hypervisor
-        } else {
-            wasi_impl::ClockTrust::None
-        }
+    fn sealing_key(&mut self, field_select: u64) -> Option<[u8; 32]> {
+        // The PSP's derived key for these guest fields; guests can only ever hold it as an
+        // unexportable wasi-crypto key (their own derived keys are HMACs of it).
+        self.snp.as_deref_mut()?.derived_key(field_select).ok()
     }
+    fn clock_trust(&self) -> wasi_impl::ClockTrust {
+        self.snp
+            .as_deref()
+            .map_or(wasi_impl::ClockTrust::None, SnpServices::clock_trust)
+    }
+}
+
+/// The kernel's heap gauge for guest-driven growth (`wasi_impl::Services::has_heap_room`,
+/// `Ramfs::set_headroom`): room for `bytes` more while keeping
+/// [`launch::KERNEL_HEAP_RESERVE`] free.
+fn heap_headroom(bytes: usize) -> bool {
+    let (used, total) = platform::heap::usage();
+    launch::heap_has_room(used, total, bytes, launch::KERNEL_HEAP_RESERVE)
 }
 
 /// Reads an external bundle from fw_cfg into memory.
@@ -144,7 +156,8 @@ fn read_external(len: u64) -> Result<Vec<u8>, &'static str> {
     buf.try_reserve_exact(len)
         .map_err(|_| "not enough memory for the bundle")?;
     buf.resize(len, 0);
-    if fw.has_dma() {
+    // Under SEV-SNP the device cannot DMA into private memory: port I/O (through the GHCB).
+    if fw.has_dma() && !platform::snp::active() {
         fw_port::dma_read(file.select, &mut buf).map_err(|_| "fw_cfg DMA error")?;
     } else {
         use elastic_core::fw_cfg::Transport;
@@ -159,9 +172,11 @@ fn refuse(what: core::fmt::Arguments<'_>) -> ! {
 }
 
 /// Runs every guest of the image's bundle and exits with the image's exit code.
-pub fn run(descriptor: Option<Descriptor>) -> ! {
+pub fn run(descriptor: Option<Descriptor>, mut snp: Option<SnpServices>) -> ! {
     #[cfg(feature = "snp-sim")]
-    let mut sim_snp = crate::snp_sim::SimSnp::new();
+    if snp.is_none() {
+        snp = crate::snp_sim::open();
+    }
     let Some(descriptor) = descriptor else {
         info!("no guests are baked into this image");
         platform::exit(ExitReason::Success)
@@ -213,7 +228,7 @@ pub fn run(descriptor: Option<Descriptor>) -> ! {
         }
     };
 
-    let mut filesystems = Filesystems::new(&bundle, clock::wall_ns);
+    let mut filesystems = Filesystems::new(&bundle, clock::wall_ns).with_headroom(heap_headroom);
     let mut summaries = Vec::new();
     for guest in bundle.guests() {
         let fs = filesystems.of(guest);
@@ -238,8 +253,7 @@ pub fn run(descriptor: Option<Descriptor>) -> ! {
             line_start: true,
             stdin: prepared.stdin,
             rng: &mut rng,
-            #[cfg(feature = "snp-sim")]
-            snp: sim_snp.as_mut(),
+            snp: snp.as_mut(),
         };
         let report = wasi_impl::run(prepared.wasm, prepared.config, &mut services);
         let summary = Summary {
@@ -256,25 +270,34 @@ pub fn run(descriptor: Option<Descriptor>) -> ! {
     platform::exit(launch::exit_reason(&summaries))
 }
 
-/// Streams the export archive on COM2 with the framing of docs/image.md.
+/// Streams the export archive on COM2 with the framing of docs/image.md. The archive is
+/// never held in memory (the guests decide its size): a first pass computes the length the
+/// framing announces, the second streams the bytes and hashes them on the way.
 fn export(bundle: &Bundle<'_>, filesystems: &Filesystems) {
-    let (tar, problems) = launch::export_archive(bundle, filesystems);
-    for p in &problems {
+    use sha2::Digest;
+    let plan = launch::export_archive(bundle, filesystems, None);
+    for p in &plan.problems {
         warn!("{p}");
     }
-    let digest = {
-        use sha2::Digest;
-        sha2::Sha256::digest(&tar)
-    };
-    let begin = format!("ELASTIC-EXPORT-BEGIN {}\n", tar.len());
-    let end = format!("ELASTIC-EXPORT-END {}\n", hex(&digest));
-    if console::write_export(begin.as_bytes()) {
-        console::write_export(&tar);
-        console::write_export(end.as_bytes());
-        info!("export: {} bytes of tar on COM2", tar.len());
-    } else {
+    let begin = format!("ELASTIC-EXPORT-BEGIN {}\n", plan.len);
+    if !console::write_export(begin.as_bytes()) {
         warn!("export: no second serial port; exports dropped");
+        return;
     }
+    let mut hasher = sha2::Sha256::new();
+    let mut sink = |bytes: &[u8]| {
+        hasher.update(bytes);
+        console::write_export(bytes);
+    };
+    let sent = launch::export_archive(bundle, filesystems, Some(&mut sink));
+    if sent.len != plan.len {
+        // Nothing changes the filesystems between the passes; the host will see the
+        // length mismatch and refuse the archive.
+        error!("export: {} bytes sent, {} announced", sent.len, plan.len);
+    }
+    let end = format!("ELASTIC-EXPORT-END {}\n", hex(&hasher.finalize()));
+    console::write_export(end.as_bytes());
+    info!("export: {} bytes of tar on COM2", sent.len);
 }
 
 fn hex(bytes: &[u8]) -> alloc::string::String {

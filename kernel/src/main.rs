@@ -6,6 +6,18 @@
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
+// The kernel serves hostile guests, images and (under SEV-SNP) hypervisors: no panicking
+// shortcuts (docs/robustness.md, "Panic-freedom and fallible allocation").
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
 
 extern crate alloc;
 
@@ -20,11 +32,12 @@ mod logger;
 mod platform;
 #[cfg(feature = "selftest")]
 mod selftest;
+#[cfg(not(feature = "selftest"))]
+mod snp_services;
 #[cfg(all(feature = "snp-sim", not(feature = "selftest")))]
 mod snp_sim;
 
 use core::fmt::Write;
-use elastic_core::exit::ExitReason;
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
@@ -34,13 +47,5 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         let _ = write!(w, " at {}:{}", loc.file(), loc.line());
     }
     let _ = writeln!(w);
-    let out_of_memory = info
-        .message()
-        .as_str()
-        .is_some_and(|m| m.contains("memory allocation"));
-    platform::exit(if out_of_memory {
-        ExitReason::OutOfMemory
-    } else {
-        ExitReason::Panic
-    })
+    platform::exit(elastic_core::exit::panic_reason(&info.message()))
 }

@@ -6,6 +6,8 @@
 //!   apart so the host can compare the rate with its own wall time;
 //! - `sleep`: 300 ms sleeps on the APIC timer end on time, and the CPU halts meanwhile (few
 //!   wake-ups, not a spin);
+//! - `vc-cpuid`: the SEV-SNP #VC handler's trap-frame adapter and CPUID-page answers, on a
+//!   synthetic #VC frame (no SNP needed);
 //! - `pagefault`, `divide`, `write-code`, `exec-data`, `stack-overflow`: deliberate faults that
 //!   must be reported and end the run with the CPU-exception code.
 
@@ -45,7 +47,28 @@ pub fn run() -> ! {
         "stack-overflow" => fault(|| {
             faults::stack_overflow(0);
         }),
+        #[allow(
+            clippy::panic,
+            reason = "the `panic` self-test scenario checks the panic handler"
+        )]
         "panic" => panic!("deliberate panic from the self-test"),
+        "oom" => {
+            // An infallible allocation far beyond any heap: the panic handler must report
+            // the allocation failure as out of memory (113), not as a plain panic.
+            let v = alloc::vec![1u8; 1 << 40];
+            core::hint::black_box(&v);
+            false
+        }
+        "vc-cpuid" => match platform::snp::selftest_vc_cpuid() {
+            Ok(()) => {
+                info!("selftest: #VC CPUID from the CPUID page ok");
+                true
+            }
+            Err(e) => {
+                error!("selftest: #VC CPUID: {e}");
+                false
+            }
+        },
         "" => {
             info!("selftest: no scenario selected");
             true

@@ -256,7 +256,8 @@ impl Ctx<'_> {
     /// (relative or absolute, realtime or monotonic) become monotonic deadlines; regular files
     /// are always ready (read: `nbytes` = bytes left, hangup flag at end of file, as wasmtime);
     /// stdout/stderr are always writable; stdin is ready when [`Services::stdin_ready`] says so.
-    /// Sleeping uses [`Services::sleep_until`]. `nsubscriptions == 0` is `EINVAL`.
+    /// Sleeping uses [`Services::sleep_until`]. `nsubscriptions == 0` is `EINVAL`; the host's
+    /// copy of the subscriptions is sized by the guest, so it is fallible (`ENOMEM`).
     pub fn poll_oneoff(
         &mut self,
         mem: &mut GuestMem<'_>,
@@ -273,7 +274,9 @@ impl Ctx<'_> {
         let ev_bytes = nsubs.checked_mul(size::EVENT).ok_or(Errno::Fault)?;
         mem.slice(events_ptr, ev_bytes)?;
 
-        let mut subs: Vec<(u64, Sub)> = Vec::new();
+        let n = usize::try_from(nsubs).map_err(|_| Errno::Nomem)?;
+        let mut subs: Vec<(u64, Sub)> = crate::fallible::transient_vec(&*self.services, n)?;
+        let mut events: Vec<[u8; 32]> = crate::fallible::transient_vec(&*self.services, n)?;
         for i in 0..nsubs {
             let base = subs_ptr + i * size::SUBSCRIPTION; // in range: checked above
             let userdata = mem.read_u64(base)?;
@@ -322,7 +325,7 @@ impl Ctx<'_> {
 
         loop {
             let now = self.services.monotonic_now();
-            let mut events: Vec<[u8; 32]> = Vec::new();
+            events.clear();
             let mut earliest: Option<u64> = None;
             for &(userdata, sub) in &subs {
                 match sub {

@@ -159,8 +159,9 @@ impl FdTable {
         Ok(self.used.insert(to, e))
     }
 
-    /// Iterates over all entries.
-    pub fn iter(&self) -> impl Iterator<Item = (&u32, &Entry)> {
-        self.used.iter()
+    /// Closes every descriptor, returning the entries (in descriptor order).
+    pub fn take_all(&mut self) -> impl Iterator<Item = Entry> {
+        self.free.clear();
+        core::mem::take(&mut self.used).into_values()
     }
 }

@@ -148,11 +148,8 @@ impl Ctx<'_> {
 
     /// Releases every pin still held (called when the guest ends).
     pub(crate) fn close_all(&mut self) {
-        let fds: alloc::vec::Vec<u32> = self.fds.iter().map(|(k, _)| *k).collect();
-        for fd in fds {
-            if let Ok(e) = self.fds.remove(fd) {
-                Self::unpin(&e);
-            }
+        for e in self.fds.take_all() {
+            Self::unpin(&e);
         }
     }
 
@@ -545,10 +542,10 @@ impl Ctx<'_> {
             hdr[16..20].copy_from_slice(&namlen.to_le_bytes());
             hdr[20] = ent.filetype.raw();
             for part in [&hdr[..], name] {
-                let room = buf_len - used;
-                let take = room.min(u32::try_from(part.len()).map_err(|_| Errno::Overflow)?);
-                m.write_bytes(buf + used, &part[..take as usize])?; // within buf: checked above
-                used += take;
+                let room = usize::try_from(buf_len - used).map_err(|_| Errno::Overflow)?;
+                let (head, _) = part.split_at_checked(room).unwrap_or((part, &[]));
+                m.write_bytes(buf + used, head)?; // within buf: checked above
+                used += u32::try_from(head.len()).map_err(|_| Errno::Overflow)?;
                 if used == buf_len {
                     return m.write_u32(out, used);
                 }
@@ -761,6 +758,8 @@ impl Ctx<'_> {
         if self.fds.len() >= self.fds.max_open() as usize {
             return Err(Errno::Mfile);
         }
+        // The descriptor outlives the call and `max_open_fds` may be large: ask first.
+        crate::fallible::room(&*self.services, FD_HEADROOM)?;
         let opts = OpenOptions {
             follow: dirflags & abi::LOOKUP_SYMLINK_FOLLOW != 0,
             create: of & oflags::CREAT != 0,
@@ -824,9 +823,10 @@ impl Ctx<'_> {
         let p = m.read_str(path, len)?;
         let f = fs.try_borrow().map_err(|_| Errno::Busy)?;
         let bytes = f.readlink(dir, p)?.as_bytes();
-        let n = bytes.len().min(buf_len as usize);
-        m.write_bytes(buf, &bytes[..n])?;
-        m.write_u32(out, n as u32)
+        let room = usize::try_from(buf_len).map_err(|_| Errno::Overflow)?;
+        let (head, _) = bytes.split_at_checked(room).unwrap_or((bytes, &[]));
+        m.write_bytes(buf, head)?;
+        m.write_u32(out, u32::try_from(head.len()).map_err(|_| Errno::Overflow)?)
     }
 
     /// `path_remove_directory`.
@@ -895,6 +895,9 @@ impl Ctx<'_> {
             .unlink_file(dir, p)
     }
 }
+
+/// Heap asked of the gauge before a descriptor is added: its entry and table node.
+const FD_HEADROOM: usize = 1024;
 
 /// Sizes and offsets above `i64::MAX` are negative `off_t` values to POSIX hosts, which
 /// wasmtime reports as `EINVAL` (`EFBIG` stays for large but valid sizes).

@@ -120,7 +120,8 @@ impl<'a> GuestMem<'a> {
     /// Reads an array of `iovec`/`ciovec` records (`{ buf: u32, buf_len: u32 }`) and checks
     /// that each buffer lies inside memory. Returns `(ptr, len)` pairs. More than
     /// [`IOV_MAX`] records is `EINVAL` (as `readv`/`writev` on Linux), which bounds the host
-    /// allocation a guest can cause.
+    /// allocation a guest can cause (at most 8 KiB, for the call; `ENOMEM` if even that
+    /// fails).
     pub fn read_iovecs(&self, iovs: u32, iovs_len: u32) -> Result<Vec<(u32, u32)>, Errno> {
         if iovs_len > IOV_MAX {
             return Err(Errno::Inval);
@@ -130,6 +131,8 @@ impl<'a> GuestMem<'a> {
             .ok_or(Errno::Fault)?;
         self.range(iovs, bytes)?;
         let mut out = Vec::new();
+        out.try_reserve_exact(iovs_len as usize)
+            .map_err(|_| Errno::Nomem)?;
         for i in 0..iovs_len {
             let rec = iovs + i * crate::abi::size::IOVEC; // in range: checked above
             let buf = self.read_u32(rec)?;

@@ -15,12 +15,28 @@
 //! symmetric) and [`snp_api`] (`elastic_snp`, SEV-SNP attestation).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+// Everything here serves a guest that may be hostile: no panicking shortcuts outside tests
+// (docs/robustness.md, "Panic-freedom and fallible allocation").
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::indexing_slicing,
+        clippy::string_slice
+    )
+)]
 
 extern crate alloc;
 
 pub mod abi;
 pub mod crypto;
 mod ctx;
+mod fallible;
 mod fdtable;
 mod fs_calls;
 pub mod guest_mem;
@@ -160,6 +176,16 @@ pub trait Services {
     fn sleep_until(&mut self, deadline_ns: u64);
     /// `sched_yield`: lets other work run.
     fn sched_yield(&mut self) {}
+    /// True if `bytes` more heap may go to data a guest asked for (linear memory growth,
+    /// host copies of large guest buffers, wasi-crypto state, descriptors) while leaving the
+    /// embedder the reserve its own infallible allocations need. A `false` answer becomes an
+    /// error for the guest (`ENOMEM`, a failed `memory.grow`, ...), never an allocation
+    /// failure. The guest's ramfs asks its own gauge ([`ramfs::Ramfs::set_headroom`]).
+    /// Default: always true (a host with virtual memory; allocation is still fallible).
+    fn has_heap_room(&self, bytes: usize) -> bool {
+        let _ = bytes;
+        true
+    }
     /// True if the stdio descriptor `fd` (0, 1 or 2) is a terminal (reported as a character
     /// device by `fd_fdstat_get`, as wasmtime does). Default: not a terminal.
     fn is_tty(&self, fd: u32) -> bool {
@@ -243,6 +269,9 @@ pub enum LimitKind {
     OpenFds,
     /// [`Limits::wall_time_ms`]: the watchdog stopped the guest.
     WallTime,
+    /// Not a configured limit: the embedder's heap ([`Services::has_heap_room`]) could not
+    /// take the linear memory or table growth the guest asked for.
+    HostMemory,
 }
 
 impl LimitKind {
@@ -255,6 +284,7 @@ impl LimitKind {
             LimitKind::ModuleBytes => "max_module_bytes",
             LimitKind::OpenFds => "max_open_fds",
             LimitKind::WallTime => "wall_time_ms",
+            LimitKind::HostMemory => "host memory",
         }
     }
 }

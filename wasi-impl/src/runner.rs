@@ -6,6 +6,9 @@
 //! and table growth go through a wasmi `ResourceLimiter` that refuses growth past the limit
 //! (`memory.grow` returns -1 as the Wasm spec allows; a guest that then traps, as Rust's
 //! allocator does, is reported as `LimitExceeded`); open fds are capped by the fd table.
+//! Growth the limits allow is also put to the embedder's heap gauge
+//! ([`Services::has_heap_room`]): refused growth fails the same way and is reported as
+//! [`LimitKind::HostMemory`].
 
 use crate::abi::rights;
 use crate::ctx::Ctx;
@@ -23,7 +26,8 @@ use wasmi::{
 };
 use wasmi_core::LimiterError;
 
-/// Memory/table limiter kept in the store.
+/// Memory/table limiter kept in the store (the store's `ResourceLimiter` is [`Ctx`], which
+/// adds the embedder's heap gauge).
 #[derive(Debug)]
 pub struct Limiter {
     max_memory: u64,
@@ -34,13 +38,27 @@ pub struct Limiter {
     pub denied: Option<(LimitKind, String)>,
 }
 
-impl ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> Result<bool, LimiterError> {
+/// Heap asked of the gauge per module byte before a module is compiled: the rewritten copy
+/// (`shadow`) and wasmi's parsed and validated module (its own allocations are infallible).
+/// An estimate: a module the heap cannot plausibly hold is refused with a message instead
+/// of ending the kernel with an allocation failure.
+const LOAD_HEADROOM_FACTOR: usize = 4;
+
+/// Heap bytes per table element asked of the gauge (a wasmi table entry is 8 bytes; the
+/// margin covers the reallocation).
+const TABLE_ELEMENT_HEADROOM: usize = 16;
+
+impl Limiter {
+    /// Records the first refusal.
+    fn deny(&mut self, which: LimitKind, message: impl FnOnce() -> String) {
+        if self.denied.is_none() {
+            self.denied = Some((which, message()));
+        }
+    }
+
+    /// `memory.grow` (and the initial allocation) from `current` to `desired` bytes;
+    /// `heap_ok`: the embedder's gauge grants the growth.
+    fn memory_growing(&mut self, current: usize, desired: usize, heap_ok: bool) -> bool {
         let want = desired as u64;
         if want > self.max_memory {
             if self.denied.is_none() {
@@ -53,18 +71,24 @@ impl ResourceLimiter for Limiter {
                     ),
                 ));
             }
-            return Ok(false);
+            return false;
+        }
+        if !heap_ok {
+            let max = self.max_memory;
+            self.deny(LimitKind::HostMemory, || {
+                format!(
+                    "linear memory growth from {current} to {desired} bytes refused: the host \
+                     heap cannot hold it (limit max_memory_bytes = {max} not reached)"
+                )
+            });
+            return false;
         }
         self.peak_memory = self.peak_memory.max(want);
-        Ok(true)
+        true
     }
 
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> Result<bool, LimiterError> {
+    /// `table.grow` (and the initial allocation) from `current` to `desired` elements.
+    fn table_growing(&mut self, current: usize, desired: usize, heap_ok: bool) -> bool {
         if desired as u64 > u64::from(self.max_table) {
             if self.denied.is_none() {
                 self.denied = Some((
@@ -76,9 +100,46 @@ impl ResourceLimiter for Limiter {
                     ),
                 ));
             }
-            return Ok(false);
+            return false;
         }
-        Ok(true)
+        if !heap_ok {
+            self.deny(LimitKind::HostMemory, || {
+                format!(
+                    "table growth from {current} to {desired} elements refused: the host heap \
+                     cannot hold it"
+                )
+            });
+            return false;
+        }
+        true
+    }
+}
+
+impl ResourceLimiter for Ctx<'_> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, LimiterError> {
+        // The gauge is asked for what the growth adds to the heap; a reallocation also needs
+        // the new block while the old one lives, which the fallible allocation in wasmi
+        // checks (a failure is `memory.grow` = -1 too).
+        let heap_ok = self.services.has_heap_room(desired.saturating_sub(current));
+        Ok(self.limiter.memory_growing(current, desired, heap_ok))
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, LimiterError> {
+        let bytes = desired
+            .saturating_sub(current)
+            .saturating_mul(TABLE_ELEMENT_HEADROOM);
+        let heap_ok = self.services.has_heap_room(bytes);
+        Ok(self.limiter.table_growing(current, desired, heap_ok))
     }
 
     fn instances(&self) -> usize {
@@ -214,6 +275,16 @@ fn run_guest(
             ),
         });
     }
+    if !services.has_heap_room(module_bytes.len().saturating_mul(LOAD_HEADROOM_FACTOR)) {
+        return fail(Outcome::LimitExceeded {
+            which: LimitKind::HostMemory,
+            message: format!(
+                "module {name}: {} bytes: the host heap cannot hold the module while it is \
+                 compiled",
+                module_bytes.len()
+            ),
+        });
+    }
     let mut wconfig = Config::default();
     wconfig.consume_fuel(true);
     wconfig.set_max_recursion_depth(limits.max_call_depth as usize);
@@ -319,7 +390,7 @@ fn run_guest(
         meter: watchdog.map(|_| FuelMeter::new(limits.fuel, FUEL_SLICE)),
     };
     let mut store = Store::new(&engine, ctx);
-    store.limiter(|c| &mut c.limiter);
+    store.limiter(|c| c);
     // Without a watchdog the whole budget goes into the store at once; with one, a slice.
     let initial_fuel = match store.data_mut().meter.as_mut() {
         Some(meter) => meter.grant(0).unwrap_or(0),
@@ -446,6 +517,13 @@ fn classify(e: &Error, name: &str, ctx: &Ctx<'_>, instantiating: bool) -> Outcom
             return Outcome::LimitExceeded {
                 which,
                 message: format!("module {name}: {msg}; the guest then trapped: {e}"),
+            };
+        }
+        if code == TrapCode::OutOfSystemMemory {
+            // wasmi's own fallible allocations (value stack, tables, memories).
+            return Outcome::LimitExceeded {
+                which: LimitKind::HostMemory,
+                message: format!("module {name}: {e}"),
             };
         }
         let backtrace = if ctx.last_call.is_empty() {

@@ -274,7 +274,9 @@ pub fn instrument(wasm: &[u8]) -> Option<Vec<u8>> {
     let g = imp_globals.checked_add(count(find(6).map(|s| s.1))?)?;
     let mem = imp_mems.checked_add(count(find(5).map(|s| s.1))?)?;
 
-    // New code section.
+    // New code section. The copies are as large as the module: reserved fallibly up front
+    // (prologues and call-site restores add about a third; beyond that they grow as needed),
+    // so a module the heap cannot copy is run without a backtrace instead.
     let mut code = Vec::new();
     if let Some((off, c)) = find(10) {
         let mut p = 0;
@@ -282,6 +284,12 @@ pub fn instrument(wasm: &[u8]) -> Option<Vec<u8>> {
         if n as usize != func_types.len() {
             return None;
         }
+        code.try_reserve(
+            c.len()
+                .checked_add(c.len() / 3)?
+                .checked_add(32 * n as usize)?,
+        )
+        .ok()?;
         leb_u32(&mut code, n);
         for (i, &ty) in func_types.iter().enumerate() {
             let len = read_leb(c, &mut p)? as usize;
@@ -317,14 +325,17 @@ pub fn instrument(wasm: &[u8]) -> Option<Vec<u8>> {
     };
 
     // Re-emit in order, inserting the sections we create where they belong.
-    let mut out = wasm.get(0..8)?.to_vec();
+    let mut out = Vec::new();
+    out.try_reserve(wasm.len().checked_add(code.len())?.checked_add(256)?)
+        .ok()?;
+    out.extend_from_slice(wasm.get(0..8)?);
     let mut done = [false; 3]; // memory, global, export written
     let ours: [(u8, &[u8]); 3] = [(5, &memory), (6, &globals), (7, &exports)];
     let emit_missing_before = |out: &mut Vec<u8>, done: &mut [bool; 3], ord: u8| -> Option<()> {
-        for (k, (id, c)) in ours.iter().enumerate() {
-            if !done[k] && order(*id) < ord {
+        for ((id, c), done) in ours.iter().zip(done.iter_mut()) {
+            if !*done && order(*id) < ord {
                 section(out, *id, c)?;
-                done[k] = true;
+                *done = true;
             }
         }
         Some(())
@@ -371,10 +382,11 @@ pub fn function_names(wasm: &[u8]) -> BTreeMap<u32, String> {
         if id == 0 {
             let mut p = 0;
             if let Some(nl) = read_leb(c, &mut p)
-                && c.get(p..p + nl as usize) == Some(b"name")
+                && let Some(start) = p.checked_add(nl as usize)
+                && c.get(p..start) == Some(b"name")
+                && let Some(sub) = c.get(start..)
             {
-                let start = p + nl as usize;
-                let reader = NameSectionReader::new(BinaryReader::new(&c[start..], pos + start));
+                let reader = NameSectionReader::new(BinaryReader::new(sub, pos + start));
                 for sub in reader.into_iter().flatten() {
                     if let Name::Function(map) = sub {
                         for n in map.into_iter().flatten() {
@@ -399,10 +411,13 @@ pub fn frames(stack: &[u8], depth: u32, names: &BTreeMap<u32, String>, max: usiz
             break;
         }
         let slot = (depth.wrapping_sub(4 * k) & MASK) as usize;
-        let Some(b) = stack.get(slot..slot + 4) else {
+        let Some(b) = stack
+            .get(slot..slot + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        else {
             break;
         };
-        let idx = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let idx = u32::from_le_bytes(b);
         out.push(match names.get(&idx) {
             Some(name) => format!("func[{idx}] {:#}", rustc_demangle::demangle(name)),
             None => format!("func[{idx}]"),

@@ -23,6 +23,8 @@ mod e {
     pub const MFILE: u32 = 33;
     pub const NAMETOOLONG: u32 = 37;
     pub const NOENT: u32 = 44;
+    pub const NOMEM: u32 = 48;
+    pub const NOSPC: u32 = 51;
     pub const NOTDIR: u32 = 54;
     pub const NOTEMPTY: u32 = 55;
     pub const NOTSOCK: u32 = 57;
@@ -50,6 +52,10 @@ struct TestServices {
     arms: Vec<Option<u64>>,
     /// What `watchdog_fired` answers (the embedder's timer flag).
     fired: bool,
+    /// What `has_heap_room` grants (`None`: anything).
+    heap_room: Option<usize>,
+    /// `sched_yield` sets `heap_room` to this (a guest's way to say "the heap is full now").
+    room_after_yield: Option<usize>,
 }
 
 impl Services for TestServices {
@@ -103,6 +109,12 @@ impl Services for TestServices {
     }
     fn sched_yield(&mut self) {
         self.yields += 1;
+        if self.room_after_yield.is_some() {
+            self.heap_room = self.room_after_yield;
+        }
+    }
+    fn has_heap_room(&self, bytes: usize) -> bool {
+        self.heap_room.is_none_or(|r| bytes <= r)
     }
 }
 
@@ -1660,6 +1672,107 @@ fn mutated_modules_behave_the_same_under_the_watchdog() {
         match (&a.outcome, &b.outcome) {
             (Outcome::LoadFailed(_), Outcome::LoadFailed(_)) => {}
             _ => assert_eq!(a, b),
+        }
+    }
+}
+
+thread_local! {
+    /// Heap the ramfs gauge of a test grants (per test thread).
+    static FS_ROOM: core::cell::Cell<usize> = const { core::cell::Cell::new(usize::MAX) };
+}
+
+fn fs_gauge(bytes: usize) -> bool {
+    FS_ROOM.with(|r| bytes <= r.get())
+}
+
+/// Once the embedder's heap gauge says no, everything a guest could grow fails with an error
+/// the guest sees (and it keeps running): `memory.grow` is -1, a large host copy (here
+/// `poll_oneoff`'s subscriptions) and a new descriptor are `ENOMEM`, new files `ENOSPC`
+/// from the ramfs's own gauge. Calls that need no lasting allocation still work.
+#[test]
+fn an_exhausted_heap_is_a_guest_error() {
+    let (fs, root) = new_fs();
+    fs.borrow_mut().set_headroom(fs_gauge);
+    FS_ROOM.with(|r| r.set(usize::MAX));
+    let mut cfg = config(&fs, root);
+    cfg.preopens[0].readonly = false;
+    let m = module(
+        r#"(data (i32.const 100) "f")(data (i32.const 110) "new")"#,
+        // 8 more pages for 4000 subscriptions (192,000 bytes) and their events.
+        "(call $emit (memory.grow (i32.const 8)))
+         ;; an existing file opens while there is room
+         (call $emit (call $path_open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 1)
+           (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 40)))
+         (drop (call $sched_yield))
+         (call $emit (memory.grow (i32.const 1)))
+         (call $emit (call $poll_oneoff (i32.const 65536) (i32.const 262144) (i32.const 4000)
+           (i32.const 40)))
+         (call $emit (call $path_open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 1)
+           (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 40)))
+         (call $emit (call $fd_close (i32.const 4)))",
+    );
+    fs.borrow_mut().write_file(root, "f", b"x").unwrap();
+    let mut s = TestServices {
+        room_after_yield: Some(1000),
+        ..Default::default()
+    };
+    let r = run(&m, cfg.clone(), &mut s);
+    assert_eq!(r.outcome, Outcome::Exited(0));
+    let mut o = Out(&s.out);
+    assert_eq!((o.u32(), o.u32()), (1, 0));
+    assert_eq!(o.u32(), u32::MAX);
+    assert_eq!((o.u32(), o.u32(), o.u32()), (e::NOMEM, e::NOMEM, 0));
+    o.done();
+
+    // The ramfs asks its own gauge: creating a file is ENOSPC, reading the old one works.
+    FS_ROOM.with(|r| r.set(0));
+    let m = module(
+        r#"(data (i32.const 100) "f")(data (i32.const 110) "new")"#,
+        "(call $emit (call $path_open (i32.const 3) (i32.const 0) (i32.const 110) (i32.const 3)
+           (i32.const 1) (i64.const 66) (i64.const 0) (i32.const 0) (i32.const 40)))
+         (call $emit (call $path_create_directory (i32.const 3) (i32.const 110) (i32.const 3)))
+         (call $emit (call $path_open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 1)
+           (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 40)))",
+    );
+    let mut s = TestServices::default();
+    assert_eq!(run(&m, cfg.clone(), &mut s).outcome, Outcome::Exited(0));
+    let mut o = Out(&s.out);
+    assert_eq!((o.u32(), o.u32(), o.u32()), (e::NOSPC, e::NOSPC, 0));
+    o.done();
+    FS_ROOM.with(|r| r.set(usize::MAX));
+
+    // A guest that traps after its growth was refused is reported as the host's memory.
+    let m = module(
+        "",
+        "(drop (call $sched_yield))
+         (if (i32.lt_s (memory.grow (i32.const 1)) (i32.const 0)) (then unreachable))",
+    );
+    let mut s = TestServices {
+        room_after_yield: Some(0),
+        ..Default::default()
+    };
+    match run(&m, cfg.clone(), &mut s).outcome {
+        Outcome::LimitExceeded { which, message } => {
+            assert_eq!(which, LimitKind::HostMemory);
+            assert!(message.contains("host heap"), "{message}");
+        }
+        o => panic!("{o:?}"),
+    }
+    // The initial memory and the module itself are put to the gauge too.
+    for (room, what) in [(60_000, "linear memory growth"), (1000, "compiled")] {
+        let mut s = TestServices {
+            heap_room: Some(room),
+            ..Default::default()
+        };
+        match run(&module("", ""), cfg.clone(), &mut s).outcome {
+            Outcome::LimitExceeded { which, message } => {
+                assert_eq!(which, LimitKind::HostMemory);
+                assert!(
+                    message.contains("test.wasm") && message.contains(what),
+                    "{message}"
+                );
+            }
+            o => panic!("{room}: {o:?}"),
         }
     }
 }

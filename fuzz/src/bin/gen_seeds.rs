@@ -472,6 +472,17 @@ fn snp_seeds() {
     psc.push(0);
     psc.extend([0u8; 32]);
     write("snp_ghcb", "psc_range", &psc);
+    // The kernel's bring-up (GHCB set-up, accepting and sharing 2 MiB + 4 KiB at 2 MiB)
+    // against the honest simulator and honest PVALIDATE results.
+    for (op, name) in [
+        (24u8, "bring_up_ghcb"),
+        (25, "bring_up_accept"),
+        (26, "bring_up_share"),
+    ] {
+        let mut v = vec![op, 0, 0x01, 0x00, 0x01, 0x01, 0x01, 0x02];
+        v.extend([0u8; 40]);
+        write("snp_ghcb", name, &v);
+    }
 
     // snp_vc: the instructions #VC handles, each with its exit code.
     let insns: &[(&str, u8, &[u8])] = &[

@@ -200,7 +200,10 @@ impl BundleBuilder {
         out.extend_from_slice(&manifest_bytes);
         out.extend_from_slice(&archive);
         let digest = compute_digest(&out);
-        out[crate::DIGEST_OFFSET..crate::DIGEST_OFFSET + DIGEST_LEN].copy_from_slice(&digest);
+        // The header written above is HEADER_LEN bytes, so the field is there.
+        if let Some(field) = out.get_mut(crate::DIGEST_OFFSET..crate::DIGEST_OFFSET + DIGEST_LEN) {
+            field.copy_from_slice(&digest);
+        }
         Ok(out)
     }
 }

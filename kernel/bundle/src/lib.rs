@@ -26,6 +26,21 @@
 //! The `std` feature adds `BundleBuilder`, used by the host tool.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
+// Bundles come from whoever built the image: no panicking shortcuts outside tests
+// (docs/robustness.md, "Panic-freedom and fallible allocation").
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::indexing_slicing,
+        clippy::string_slice
+    )
+)]
 
 extern crate alloc;
 
@@ -83,16 +98,21 @@ pub struct Header {
     pub digest: [u8; DIGEST_LEN],
 }
 
+/// The `N` header bytes at `at` (zeros past the end: the offsets are constants inside the
+/// [`HEADER_LEN`] bytes [`Header::read`] checked are there).
+fn bytes_at<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    b.get(at..)
+        .and_then(|s| s.first_chunk::<N>())
+        .copied()
+        .unwrap_or([0; N])
+}
+
 fn le_u32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
+    u32::from_le_bytes(bytes_at(b, at))
 }
 
 fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
+    u64::from_le_bytes(bytes_at(b, at))
 }
 
 impl Header {
@@ -107,7 +127,7 @@ impl Header {
                 have: bytes.len() as u64,
             });
         };
-        if h[..8] != MAGIC {
+        if !h.starts_with(&MAGIC) {
             return Err(BundleError::BadMagic);
         }
         let version = le_u32(h, 8);
@@ -118,10 +138,8 @@ impl Header {
         if header_len as usize != HEADER_LEN {
             return Err(BundleError::BadHeaderLength(header_len));
         }
-        let mut manifest_sha256 = [0u8; 32];
-        manifest_sha256.copy_from_slice(&h[48..80]);
-        let mut digest = [0u8; DIGEST_LEN];
-        digest.copy_from_slice(&h[DIGEST_OFFSET..DIGEST_OFFSET + DIGEST_LEN]);
+        let manifest_sha256: [u8; 32] = bytes_at(h, 48);
+        let digest: [u8; DIGEST_LEN] = bytes_at(h, DIGEST_OFFSET);
         let header = Self {
             version,
             total_len: le_u64(h, 16),

@@ -324,7 +324,7 @@ impl Manifest {
         }
         for (i, g) in self.guests.iter().enumerate() {
             g.validate()?;
-            if self.guests[..i].iter().any(|o| o.name == g.name) {
+            if self.guests.iter().take(i).any(|o| o.name == g.name) {
                 return Err(ManifestError::DuplicateGuest {
                     name: g.name.clone(),
                 });
@@ -346,13 +346,15 @@ impl Manifest {
                 &e.path,
             )?;
         }
-        for (i, f) in self.files.iter().enumerate() {
+        let mut previous: Option<&str> = None;
+        for f in &self.files {
             bad_path(|| "file table".to_string(), &f.path)?;
-            if i > 0 && self.files[i - 1].path.as_bytes() >= f.path.as_bytes() {
+            if previous.is_some_and(|p| p.as_bytes() >= f.path.as_bytes()) {
                 return Err(ManifestError::UnsortedOrDuplicateFile {
                     path: f.path.clone(),
                 });
             }
+            previous = Some(&f.path);
         }
         Ok(())
     }
@@ -592,7 +594,7 @@ impl Guest {
                     context: alloc::format!("guest {name:?} environment entry {k:?}"),
                 });
             }
-            if self.env[..i].iter().any(|(o, _)| o == k) {
+            if self.env.iter().take(i).any(|(o, _)| o == k) {
                 return Err(ManifestError::DuplicateEnv {
                     guest: name.clone(),
                     key: k.clone(),
@@ -661,10 +663,9 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], ManifestError> {
-        if self.rest.len() < n {
+        let Some((head, tail)) = self.rest.split_at_checked(n) else {
             return Err(ManifestError::Truncated { what });
-        }
-        let (head, tail) = self.rest.split_at(n);
+        };
         self.rest = tail;
         Ok(head)
     }

@@ -85,6 +85,19 @@ pub fn from_cpuid_15(eax: u32, ebx: u32, ecx: u32) -> Result<u64, CalibrationErr
     plausible(u64::from(ecx) * u64::from(ebx) / u64::from(eax))
 }
 
+/// Frequency under SEV-SNP Secure TSC: GUEST_TSC_FREQ (MSR 0xC001_0134, bits 17:0 in MHz)
+/// scaled by the secrets page's `tsc_factor`: effective kHz = f - f * tsc_factor / 100000
+/// (AMD 56860 Table 71; Linux `SNP_SCALE_TSC_FREQ`).
+pub fn from_secure_tsc(guest_tsc_freq_msr: u64, tsc_factor: u32) -> Result<u64, CalibrationError> {
+    let mhz = guest_tsc_freq_msr & 0x3_FFFF;
+    if mhz == 0 {
+        return Err(CalibrationError::Unavailable);
+    }
+    let khz = mhz * 1000;
+    let scaled = khz - khz * u64::from(tsc_factor.min(100_000)) / 100_000;
+    plausible(scaled * 1000)
+}
+
 /// Frequency from `tsc_ticks` counted while the PIT counted `pit_ticks`.
 pub fn from_pit(tsc_ticks: u64, pit_ticks: u64) -> Result<u64, CalibrationError> {
     if pit_ticks == 0 {
@@ -210,6 +223,20 @@ impl TscScale {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secure_tsc_frequency() {
+        // 2 GHz with no factor; a factor of 1000 (1 %) takes 20 MHz off; upper bits ignored.
+        assert_eq!(from_secure_tsc(2000, 0), Ok(2_000_000_000));
+        assert_eq!(from_secure_tsc(2000, 1000), Ok(1_980_000_000));
+        assert_eq!(from_secure_tsc((1 << 40) | 2000, 0), Ok(2_000_000_000));
+        assert_eq!(from_secure_tsc(0, 0), Err(CalibrationError::Unavailable));
+        // A factor beyond 100 % cannot underflow: the result is implausible instead.
+        assert_eq!(
+            from_secure_tsc(2000, u32::MAX),
+            Err(CalibrationError::Implausible(0))
+        );
+    }
 
     #[test]
     fn sources() {

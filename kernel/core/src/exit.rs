@@ -64,6 +64,50 @@ impl ExitReason {
     }
 }
 
+/// What `alloc` panics with when an allocation fails (`handle_alloc_error` in `no_std`:
+/// "memory allocation of N bytes failed").
+const ALLOC_FAILURE_PREFIX: &[u8] = b"memory allocation of ";
+
+/// Keeps the first bytes written to it and drops the rest.
+struct Prefix {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl core::fmt::Write for Prefix {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for b in s.bytes() {
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                *slot = b;
+                self.len += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The exit reason for a kernel panic with `message`: [`ExitReason::OutOfMemory`] for the
+/// panic of a failed allocation, [`ExitReason::Panic`] otherwise. It allocates nothing (the
+/// heap may be exhausted): the message's first bytes are formatted into a fixed buffer.
+/// (`PanicMessage::as_str` cannot be used: it is `None` for formatted messages such as the
+/// allocation failure's.)
+pub fn panic_reason(message: &dyn core::fmt::Display) -> ExitReason {
+    use core::fmt::Write;
+    let mut p = Prefix {
+        buf: [0; 32],
+        len: 0,
+    };
+    let _ = write!(p, "{message}");
+    if p.buf
+        .get(..p.len)
+        .is_some_and(|m| m.starts_with(ALLOC_FAILURE_PREFIX))
+    {
+        ExitReason::OutOfMemory
+    } else {
+        ExitReason::Panic
+    }
+}
+
 /// The value to write to `isa-debug-exit` for `code`.
 pub fn debug_exit_value(code: u8) -> u32 {
     u32::from(code.min(124)) + 1
@@ -106,5 +150,20 @@ mod tests {
         assert_eq!(ExitReason::GuestExit(7).code(), 7);
         assert_eq!(ExitReason::GuestExit(0).code(), 0);
         assert_eq!(ExitReason::Panic.code(), 110);
+    }
+
+    #[test]
+    fn allocation_failure_panics_are_out_of_memory() {
+        let n = 368;
+        assert_eq!(
+            panic_reason(&format_args!("memory allocation of {n} bytes failed")),
+            ExitReason::OutOfMemory
+        );
+        assert_eq!(
+            panic_reason(&format_args!("index out of bounds: the len is {n}")),
+            ExitReason::Panic
+        );
+        assert_eq!(panic_reason(&"memory allocation"), ExitReason::Panic);
+        assert_eq!(panic_reason(&""), ExitReason::Panic);
     }
 }

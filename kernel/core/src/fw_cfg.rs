@@ -120,8 +120,9 @@ impl<T: Transport> FwCfg<T> {
             let size = u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]]);
             let select = u16::from_be_bytes([entry[4], entry[5]]);
             let raw_name = &entry[8..8 + NAME_SIZE];
-            let len = raw_name.iter().position(|&b| b == 0).unwrap_or(NAME_SIZE);
-            if &raw_name[..len] == wanted {
+            // The name ends at its first NUL (or fills the field).
+            let name = raw_name.split(|&b| b == 0).next().unwrap_or(raw_name);
+            if name == wanted {
                 return Ok(Some(File { select, size }));
             }
         }

@@ -97,14 +97,21 @@ impl fmt::Display for DescriptorError {
     }
 }
 
+/// The `N` bytes at `at` (zeros past the end: the callers' offsets are constants inside
+/// the descriptor).
+fn bytes_at<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    b.get(at..)
+        .and_then(|s| s.first_chunk::<N>())
+        .copied()
+        .unwrap_or([0; N])
+}
+
 fn u32_at(b: &[u8; DESCRIPTOR_LEN], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    u32::from_le_bytes(bytes_at(b, at))
 }
 
 fn u64_at(b: &[u8; DESCRIPTOR_LEN], at: usize) -> u64 {
-    let mut v = [0u8; 8];
-    v.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(v)
+    u64::from_le_bytes(bytes_at(b, at))
 }
 
 impl Descriptor {
@@ -123,8 +130,7 @@ impl Descriptor {
         let mode = u32_at(bytes, 0x0C);
         let len = u64_at(bytes, 0x10);
         let gpa = u64_at(bytes, 0x18);
-        let mut digest = [0u8; 48];
-        digest.copy_from_slice(&bytes[0x20..0x50]);
+        let digest: [u8; 48] = bytes_at(bytes, 0x20);
         if bytes[0x50..].iter().any(|&b| b != 0) {
             return Err(DescriptorError::ReservedNotZero);
         }
@@ -256,7 +262,10 @@ pub fn assemble(
         return Err(AssembleError::KernelSize(kernel.len()));
     }
     let slot = descriptor_offset(kernel.len());
-    if kernel[slot..slot + DESCRIPTOR_LEN].iter().any(|&b| b != 0) {
+    if kernel
+        .get(slot..slot + DESCRIPTOR_LEN)
+        .is_none_or(|d| d.iter().any(|&b| b != 0))
+    {
         return Err(AssembleError::TemplateHasBundle);
     }
     if bundle.is_empty() {
@@ -266,8 +275,11 @@ pub fn assemble(
     let (mut image, external_bundle, location) = match embedded_image_size(len) {
         Some(size) => {
             // The bundle area; the kernel is appended below.
+            // Room for the bundle: `embedded_image_size` only fits one that is smaller.
             let mut image = alloc::vec![0u8; (size - KERNEL_SIZE) as usize];
-            image[..bundle.len()].copy_from_slice(bundle);
+            if let Some(area) = image.get_mut(..bundle.len()) {
+                area.copy_from_slice(bundle);
+            }
             (
                 image,
                 None,
@@ -290,7 +302,10 @@ pub fn assemble(
         digest,
     };
     let at = kernel_at + slot;
-    image[at..at + DESCRIPTOR_LEN].copy_from_slice(&descriptor.encode());
+    // Inside the kernel just appended (checked at the top).
+    if let Some(d) = image.get_mut(at..at + DESCRIPTOR_LEN) {
+        d.copy_from_slice(&descriptor.encode());
+    }
     Ok(Assembled {
         image,
         external_bundle,

@@ -5,7 +5,7 @@
 //! tests drive it with a fake one, so everything here is checked without QEMU.
 
 use crate::exit::ExitReason;
-use crate::tar::TarWriter;
+use crate::tar::{Sink, TarWriter};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::rc::Rc;
@@ -13,7 +13,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use elastic_bundle::{Bundle, Guest, OutputMode};
-use wasi_impl::ramfs::{Config as FsConfig, Errno, Ramfs, WalkKind};
+use wasi_impl::ramfs::{Config as FsConfig, Errno, Headroom, Ramfs, WalkKind, unlimited_headroom};
 use wasi_impl::{GuestConfig, LimitKind, Limits, Outcome, Preopen, RunReport, SharedFs};
 
 /// Why a guest could not be set up.
@@ -46,14 +46,36 @@ impl core::fmt::Display for LaunchError {
     }
 }
 
-/// A new ramfs with a guest's quota; `wall_clock` gives timestamps in ns since the epoch.
-pub fn new_fs(limits: &elastic_bundle::Limits, wall_clock: fn() -> u64) -> SharedFs {
+/// Heap the kernel keeps for itself while guests run: growth a guest drives (linear memory,
+/// ramfs data and nodes, descriptors, host copies of guest buffers) is refused once it would
+/// leave less than this free ([`heap_has_room`]), so the allocations the kernel cannot make
+/// fallible still succeed: wasmi's call stack (up to 20,000 frames, about 0.5 MiB) and the
+/// lazy translation of a function, `BTreeMap` nodes, trap messages, the summary, the export
+/// and the next guest's set-up. A reallocation may briefly take half of what is left above
+/// the reserve, so the reserve is several times what those need.
+pub const KERNEL_HEAP_RESERVE: usize = 8 << 20;
+
+/// Whether `want` more bytes can be allocated on a heap with `used` of `total` bytes in use
+/// and still leave `reserve` bytes free.
+pub fn heap_has_room(used: usize, total: usize, want: usize, reserve: usize) -> bool {
+    total.saturating_sub(used) >= want.saturating_add(reserve)
+}
+
+/// A new ramfs with a guest's quota; `wall_clock` gives timestamps in ns since the epoch,
+/// `headroom` is the kernel's heap gauge ([`Ramfs::set_headroom`]).
+pub fn new_fs(
+    limits: &elastic_bundle::Limits,
+    wall_clock: fn() -> u64,
+    headroom: Headroom,
+) -> SharedFs {
     let config = FsConfig {
         dev: 1,
         max_bytes: limits.ramfs_quota_bytes,
         max_inodes: limits.ramfs_quota_inodes,
     };
-    Rc::new(RefCell::new(Ramfs::new(config, Box::new(wall_clock))))
+    let mut fs = Ramfs::new(config, Box::new(wall_clock));
+    fs.set_headroom(headroom);
+    Rc::new(RefCell::new(fs))
 }
 
 /// The filesystem each guest uses: one shared, or one per guest (the manifest decides).
@@ -62,6 +84,7 @@ pub struct Filesystems {
     shared: Option<SharedFs>,
     per_guest: Vec<(String, SharedFs)>,
     wall_clock: fn() -> u64,
+    headroom: Headroom,
 }
 
 impl Filesystems {
@@ -75,13 +98,24 @@ impl Filesystems {
                 limits.ramfs_quota_inodes =
                     limits.ramfs_quota_inodes.max(g.limits.ramfs_quota_inodes);
             }
-            new_fs(&limits, wall_clock)
+            new_fs(&limits, wall_clock, unlimited_headroom)
         });
         Self {
             shared,
             per_guest: Vec::new(),
             wall_clock,
+            headroom: unlimited_headroom,
         }
+    }
+
+    /// Gives every filesystem (the shared one already made, and those made later) the
+    /// kernel's heap gauge (see [`Ramfs::set_headroom`]).
+    pub fn with_headroom(mut self, headroom: Headroom) -> Self {
+        if let Some(fs) = &self.shared {
+            fs.borrow_mut().set_headroom(headroom);
+        }
+        self.headroom = headroom;
+        self
     }
 
     /// The filesystem of `guest` (created on first use).
@@ -92,7 +126,7 @@ impl Filesystems {
         if let Some((_, fs)) = self.per_guest.iter().find(|(n, _)| *n == guest.name) {
             return fs.clone();
         }
-        let fs = new_fs(&guest.limits, self.wall_clock);
+        let fs = new_fs(&guest.limits, self.wall_clock, self.headroom);
         self.per_guest.push((guest.name.clone(), fs.clone()));
         fs
     }
@@ -266,11 +300,22 @@ pub fn exit_reason(summaries: &[Summary]) -> ExitReason {
         .unwrap_or(ExitReason::Success)
 }
 
-/// Builds the export archive: for each `(guest, path)` export, the file or directory tree at
-/// that guest-visible path, stored in the archive under the path without its leading `/`.
-/// Missing paths are reported in the returned list of problems, not fatal.
-pub fn export_archive(bundle: &Bundle<'_>, filesystems: &Filesystems) -> (Vec<u8>, Vec<String>) {
-    let mut tar = TarWriter::new();
+/// What [`export_archive`] produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// Archive length in bytes (what was written, or would be without a sink).
+    pub len: u64,
+    /// Exports that could not be (fully) archived, for the log.
+    pub problems: Vec<String>,
+}
+
+/// Streams the export archive to `sink` (or, without one, only computes its length: the
+/// framing announces the length before the bytes). For each `(guest, path)` export, the file
+/// or directory tree at that guest-visible path, stored in the archive under the path without
+/// its leading `/`. Missing paths are reported in [`Export::problems`], not fatal. Nothing
+/// is buffered but one 512-byte block, however much the guests wrote.
+pub fn export_archive(bundle: &Bundle<'_>, filesystems: &Filesystems, sink: Sink<'_>) -> Export {
+    let mut tar = TarWriter::new(sink);
     let mut problems = Vec::new();
     for export in bundle.exports() {
         let Some(fs) = filesystems.by_name(&export.guest) else {
@@ -302,6 +347,11 @@ pub fn export_archive(bundle: &Bundle<'_>, filesystems: &Filesystems) -> (Vec<u8
         };
         // Modification times in whole seconds, as tar stores them.
         let mtime = |ino| fs.stat(ino).map(|st| st.mtim / 1_000_000_000).unwrap_or(0);
+        let file = |tar: &mut TarWriter<'_>, name: &str, ino, size| {
+            tar.file_from(name, size, mtime(ino), |offset, buf| {
+                fs.read_at(ino, offset, buf).unwrap_or(0)
+            });
+        };
         match fs.walk(ino) {
             Ok(entries) => {
                 if !path.is_empty() {
@@ -311,21 +361,24 @@ pub fn export_archive(bundle: &Bundle<'_>, filesystems: &Filesystems) -> (Vec<u8
                     let name = format!("{prefix}{}", e.path);
                     match e.kind {
                         WalkKind::Directory => tar.directory(&name, mtime(e.ino)),
-                        WalkKind::File { .. } => match fs.read_to_vec(e.ino) {
-                            Ok(data) => tar.file(&name, &data, mtime(e.ino)),
-                            Err(err) => problems.push(format!("export {name}: {err:?}")),
-                        },
+                        WalkKind::File { size } => file(&mut tar, &name, e.ino, size),
                         WalkKind::Symlink { target } => tar.symlink(&name, &target, mtime(e.ino)),
                     }
                 }
             }
             // Not a directory: a single file.
-            Err(Errno::Notdir) => match fs.read_to_vec(ino) {
-                Ok(data) => tar.file(path, &data, mtime(ino)),
+            Err(Errno::Notdir) => match fs.stat(ino) {
+                Ok(st) => file(&mut tar, path, ino, st.size),
                 Err(err) => problems.push(format!("export {path}: {err:?}")),
             },
             Err(e) => problems.push(format!("export {}: {e:?}", export.path)),
         }
     }
-    (tar.finish(), problems)
+    let (len, skipped) = tar.finish();
+    for p in skipped {
+        problems.push(format!(
+            "export {p}: the name does not fit a tar header; skipped"
+        ));
+    }
+    Export { len, problems }
 }

@@ -11,6 +11,22 @@
 //! The firmware binary (`kernel/`) supplies the hardware side: port I/O, MSRs, page-table writes.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+// Hypervisor data (memory map, fw_cfg), the image (descriptor, bundle) and what guests leave
+// (exports) are parsed here: no panicking shortcuts outside tests (docs/robustness.md,
+// "Panic-freedom and fallible allocation").
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::indexing_slicing,
+        clippy::string_slice
+    )
+)]
 
 extern crate alloc;
 

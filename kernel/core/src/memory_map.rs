@@ -155,10 +155,18 @@ impl fmt::Debug for MemoryMap {
     }
 }
 
+/// The `N` bytes at `at` of an e820 entry (zeros past its end: the offsets are constants
+/// inside the 20-byte entry).
+fn bytes_at<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    bytes
+        .get(at..)
+        .and_then(|s| s.first_chunk::<N>())
+        .copied()
+        .unwrap_or([0; N])
+}
+
 fn read_u64(bytes: &[u8], at: usize) -> u64 {
-    let mut v = [0u8; 8];
-    v.copy_from_slice(&bytes[at..at + 8]);
-    u64::from_le_bytes(v)
+    u64::from_le_bytes(bytes_at(bytes, at))
 }
 
 impl MemoryMap {
@@ -186,9 +194,7 @@ impl MemoryMap {
         for (index, entry) in bytes.chunks_exact(E820_ENTRY_SIZE).enumerate() {
             let start = read_u64(entry, 0);
             let length = read_u64(entry, 8);
-            let mut kind = [0u8; 4];
-            kind.copy_from_slice(&entry[16..20]);
-            let kind = RegionKind::from_e820(u32::from_le_bytes(kind));
+            let kind = RegionKind::from_e820(u32::from_le_bytes(bytes_at(entry, 16)));
             if length == 0 {
                 return Err(MemoryMapError::ZeroLength(index));
             }
@@ -202,13 +208,20 @@ impl MemoryMap {
             if kind == RegionKind::Ram && range.overlaps(&firmware) {
                 return Err(MemoryMapError::OverlapsFirmware(range));
             }
-            map.regions[index] = Region { range, kind };
+            // `count <= MAX_REGIONS` was checked, so every index has a slot.
+            let Some(slot) = map.regions.get_mut(index) else {
+                return Err(MemoryMapError::TooMany(count));
+            };
+            *slot = Region { range, kind };
             map.len = index + 1;
         }
-        map.regions[..map.len].sort_unstable_by_key(|r| r.range.start);
-        for pair in map.regions[..map.len].windows(2) {
-            if pair[0].range.overlaps(&pair[1].range) {
-                return Err(MemoryMapError::Overlap(pair[0].range, pair[1].range));
+        let regions = map.regions.get_mut(..map.len).unwrap_or_default();
+        regions.sort_unstable_by_key(|r| r.range.start);
+        for pair in regions.windows(2) {
+            if let [a, b] = pair
+                && a.range.overlaps(&b.range)
+            {
+                return Err(MemoryMapError::Overlap(a.range, b.range));
             }
         }
         if map.total_ram() == 0 {
@@ -219,7 +232,7 @@ impl MemoryMap {
 
     /// The regions, sorted by start address.
     pub fn regions(&self) -> &[Region] {
-        &self.regions[..self.len]
+        self.regions.get(..self.len).unwrap_or_default()
     }
 
     /// Total bytes of usable RAM.

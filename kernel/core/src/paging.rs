@@ -31,6 +31,9 @@ pub struct PageFlags {
     pub executable: bool,
     /// Uncached (device memory).
     pub uncached: bool,
+    /// Shared with the hypervisor: under SEV-SNP the C-bit stays clear (device memory and
+    /// the GHCB/guest-request pages); every other leaf is private (C-bit set).
+    pub shared: bool,
 }
 
 impl PageFlags {
@@ -39,24 +42,35 @@ impl PageFlags {
         writable: true,
         executable: false,
         uncached: false,
+        shared: false,
     };
     /// Read-only data.
     pub const READ_ONLY: Self = Self {
         writable: false,
         executable: false,
         uncached: false,
+        shared: false,
     };
     /// Read-only, executable code.
     pub const CODE: Self = Self {
         writable: false,
         executable: true,
         uncached: false,
+        shared: false,
     };
     /// Device registers.
     pub const MMIO: Self = Self {
         writable: true,
         executable: false,
         uncached: true,
+        shared: true,
+    };
+    /// Read/write data shared with the hypervisor (SNP GHCB and guest-request pages).
+    pub const SHARED_DATA: Self = Self {
+        writable: true,
+        executable: false,
+        uncached: false,
+        shared: true,
     };
 }
 
@@ -88,6 +102,9 @@ pub struct KernelLayout {
     pub unmapped: Vec<Range>,
     /// Device ranges to map uncached.
     pub mmio: Vec<Range>,
+    /// RAM pages shared with the hypervisor (mapped with [`PageFlags::SHARED_DATA`]; empty
+    /// outside SEV-SNP).
+    pub shared: Vec<Range>,
 }
 
 fn align_down(v: u64) -> u64 {
@@ -101,7 +118,9 @@ fn align_up(v: u64) -> u64 {
 /// Builds the mapping plan.
 pub fn plan(map: &MemoryMap, layout: &KernelLayout) -> Vec<Mapping> {
     let mut out = Vec::new();
-    map.for_each_free(&layout.unmapped, |r| {
+    let mut not_private = layout.unmapped.clone();
+    not_private.extend_from_slice(&layout.shared);
+    map.for_each_free(&not_private, |r| {
         out.push(Mapping {
             virt: r.start,
             phys: r.start,
@@ -109,6 +128,20 @@ pub fn plan(map: &MemoryMap, layout: &KernelLayout) -> Vec<Mapping> {
             flags: PageFlags::DATA,
         })
     });
+    for r in &layout.shared {
+        let r = Range {
+            start: align_down(r.start),
+            end: align_up(r.end),
+        };
+        if !r.is_empty() {
+            out.push(Mapping {
+                virt: r.start,
+                phys: r.start,
+                len: r.len(),
+                flags: PageFlags::SHARED_DATA,
+            });
+        }
+    }
     let fw = Range {
         start: align_down(layout.firmware.start),
         end: align_up(layout.firmware.end),
@@ -221,6 +254,7 @@ mod tests {
                 start: 0xFEE0_0000,
                 end: 0xFEE0_1000,
             }],
+            shared: Vec::new(),
         }
     }
 
@@ -262,6 +296,31 @@ mod tests {
         assert_eq!(lookup(&plan, 0xFFC0_1000), Some(PageFlags::READ_ONLY));
         assert_eq!(lookup(&plan, 0xFEE0_0000), Some(PageFlags::MMIO));
         // Nothing is mapped twice at the same virtual address.
+        let mut ranges: Vec<_> = plan.iter().map(|m| (m.virt, m.virt + m.len)).collect();
+        ranges.sort();
+        assert!(ranges.windows(2).all(|w| w[0].1 <= w[1].0));
+    }
+
+    #[test]
+    fn shared_pages_are_mapped_apart() {
+        let map = e820(&[(0x10_0000, 0x3FF0_0000, 1)]);
+        let mut l = layout();
+        l.shared = vec![Range {
+            start: 0x80_2000,
+            end: 0x80_D000,
+        }];
+        let plan = super::plan(&map, &l);
+        assert_eq!(lookup(&plan, 0x80_1FFF), Some(PageFlags::DATA));
+        assert_eq!(lookup(&plan, 0x80_2000), Some(PageFlags::SHARED_DATA));
+        assert_eq!(lookup(&plan, 0x80_CFFF), Some(PageFlags::SHARED_DATA));
+        assert_eq!(lookup(&plan, 0x80_D000), Some(PageFlags::DATA));
+        // Device memory is shared too; nothing else is.
+        assert!(lookup(&plan, 0xFEE0_0000).is_some_and(|f| f.shared));
+        assert!(
+            plan.iter()
+                .filter(|m| m.flags.shared)
+                .all(|m| m.flags == PageFlags::SHARED_DATA || m.flags == PageFlags::MMIO)
+        );
         let mut ranges: Vec<_> = plan.iter().map(|m| (m.virt, m.virt + m.len)).collect();
         ranges.sort();
         assert!(ranges.windows(2).all(|w| w[0].1 <= w[1].0));

@@ -152,8 +152,13 @@ fn guests_run_in_order_with_stdin_preopens_and_summaries() {
     );
 
     // The export holds the baked directory as the guest saw it.
-    let (tar, problems) = export_archive(&bundle, &filesystems);
-    assert!(problems.is_empty(), "{problems:?}");
+    let mut tar = Vec::new();
+    let mut sink = |b: &[u8]| tar.extend_from_slice(b);
+    let export = export_archive(&bundle, &filesystems, Some(&mut sink));
+    assert!(export.problems.is_empty(), "{:?}", export.problems);
+    assert_eq!(export.len as usize, tar.len());
+    // Without a sink only the length is computed, and it is the same.
+    assert_eq!(export_archive(&bundle, &filesystems, None), export);
     let mut archive = tar::Archive::new(&tar[..]);
     let mut files = Vec::new();
     for e in archive.entries().expect("tar") {
@@ -279,4 +284,64 @@ fn a_guest_over_its_wall_clock_limit_is_reported_as_the_watchdog_and_the_next_on
         elastic_core::launch::exit_reason(&summaries),
         ExitReason::Watchdog
     );
+}
+
+/// The export is streamed: a guest's large (here sparse, 64 MiB) file and a 5,000-deep tree
+/// go to the sink block by block, with bounded memory and, on a 256 KiB stack, bounded stack.
+#[test]
+fn large_and_deep_exports_stream() {
+    let bytes = bundle_bytes();
+    let handle = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let bundle = Bundle::parse(&bytes).expect("verified bundle");
+            let mut filesystems = Filesystems::new(&bundle, now);
+            let first = &bundle.guests()[0];
+            prepare(&bundle, first, &filesystems.of(first)).expect("prepared");
+            let fs = filesystems.by_name("first").expect("fs");
+            {
+                let mut fs = fs.borrow_mut();
+                let root = fs.root();
+                let data = fs.lookup(root, "data", true).expect("data");
+                let big = fs.write_file(data, "big.bin", b"head").expect("file");
+                fs.set_size(big, 64 << 20).expect("sparse");
+                let mut cur = data;
+                for _ in 0..5000 {
+                    cur = fs.create_dir(cur, "d").expect("dir");
+                }
+            }
+            let plan = export_archive(&bundle, &filesystems, None);
+            let (mut streamed, mut largest, mut head) = (0u64, 0usize, Vec::new());
+            let mut sink = |b: &[u8]| {
+                streamed += b.len() as u64;
+                largest = largest.max(b.len());
+                if head.len() < 8 << 10 {
+                    head.extend_from_slice(b);
+                }
+            };
+            let export = export_archive(&bundle, &filesystems, Some(&mut sink));
+            assert_eq!(export, plan);
+            assert_eq!(streamed, export.len);
+            assert!(export.len > 64 << 20);
+            assert_eq!(largest, 512);
+            // Paths deeper than a ustar header holds are reported, not fatal.
+            assert!(
+                export.problems.iter().any(|p| p.contains("does not fit")),
+                "{:?}",
+                export.problems.len()
+            );
+        })
+        .expect("thread");
+    handle.join().expect("export on a small stack");
+}
+
+#[test]
+fn the_heap_gauge_keeps_the_reserve() {
+    use elastic_core::launch::heap_has_room;
+    assert!(heap_has_room(10, 100, 80, 10));
+    assert!(!heap_has_room(10, 100, 81, 10));
+    assert!(!heap_has_room(100, 100, 0, 1));
+    assert!(!heap_has_room(0, 100, usize::MAX, 0));
+    // An inconsistent report (used above total) grants nothing.
+    assert!(!heap_has_room(200, 100, 1, 0));
 }

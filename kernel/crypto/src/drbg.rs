@@ -81,11 +81,8 @@ impl<'c> Bcc<'c> {
     fn update(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
             let take = core::cmp::min(BLOCK_LEN - self.filled, data.len());
-            let (head, rest) = data.split_at(take);
-            for (dst, src) in self.pending[self.filled..self.filled + take]
-                .iter_mut()
-                .zip(head)
-            {
+            let (head, rest) = data.split_at_checked(take).unwrap_or((data, &[]));
+            for (dst, src) in self.pending.iter_mut().skip(self.filled).zip(head) {
                 *dst = *src;
             }
             self.filled += take;
@@ -137,16 +134,15 @@ fn block_cipher_df(parts: &[&[u8]]) -> Zeroizing<[u8; SEED_LEN]> {
             bcc.update(part);
         }
         bcc.update(&[0x80]);
-        bcc.update(&ZEROS[..pad]);
+        bcc.update(ZEROS.get(..pad).unwrap_or_default());
         chunk.copy_from_slice(&bcc.finish());
     }
 
     // Steps 12-15: K = leftmost keylen bits of temp, X = next outlen bits; then
     // X = Block_Encrypt(K, X) repeatedly, concatenated, to produce 384 bits.
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
-    key.copy_from_slice(&temp[..KEY_LEN]);
     let mut x = Zeroizing::new([0u8; BLOCK_LEN]);
-    x.copy_from_slice(&temp[KEY_LEN..]);
+    split_seed(&temp, &mut key, &mut x);
     let cipher = Aes256::new(&Array::from(*key));
     let mut out = Zeroizing::new([0u8; SEED_LEN]);
     for chunk in out.chunks_exact_mut(BLOCK_LEN) {
@@ -154,6 +150,14 @@ fn block_cipher_df(parts: &[&[u8]]) -> Zeroizing<[u8; SEED_LEN]> {
         chunk.copy_from_slice(&x[..]);
     }
     out
+}
+
+/// Splits a seedlen-bit string into its leftmost keylen bits and the block after them,
+/// written in place (no copies left to zeroize).
+fn split_seed(seed: &[u8; SEED_LEN], key: &mut [u8; KEY_LEN], block: &mut [u8; BLOCK_LEN]) {
+    for (dst, src) in key.iter_mut().chain(block.iter_mut()).zip(seed) {
+        *dst = *src;
+    }
 }
 
 fn check_len(what: &'static str, input: &[u8]) -> Result<(), Error> {
@@ -300,7 +304,9 @@ impl CtrDrbg {
             increment(&mut self.v);
             block.copy_from_slice(&self.v);
             encrypt(&self.cipher, &mut block);
-            chunk.copy_from_slice(&block[..chunk.len()]);
+            for (dst, src) in chunk.iter_mut().zip(block.iter()) {
+                *dst = *src;
+            }
         }
         // Step 6: (Key, V) = CTR_DRBG_Update(additional_input, Key, V).
         self.update(&additional);
@@ -340,13 +346,17 @@ impl CtrDrbg {
         for (t, p) in temp.iter_mut().zip(provided_data.iter()) {
             *t ^= *p;
         }
-        self.key.copy_from_slice(&temp[..KEY_LEN]);
-        self.v.copy_from_slice(&temp[KEY_LEN..]);
+        split_seed(&temp, &mut self.key, &mut self.v);
         self.cipher = Aes256::new(&Array::from(self.key));
     }
 }
 
 /// Decodes a hex string at compile time (a malformed literal is a build error).
+#[allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "only evaluated in `const` items: a bad literal fails the build, never a run"
+)]
 const fn hex<const N: usize>(s: &str) -> [u8; N] {
     const fn nibble(c: u8) -> u8 {
         match c {

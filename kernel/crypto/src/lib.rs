@@ -14,6 +14,21 @@
 //! the RustCrypto `aes` crate, which picks AES-NI at run time when the CPU has it.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+// Guests size the requests served here: no panicking shortcuts outside tests
+// (docs/robustness.md, "Panic-freedom and fallible allocation").
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::indexing_slicing,
+        clippy::string_slice
+    )
+)]
 
 mod drbg;
 #[cfg(feature = "getrandom")]

@@ -67,7 +67,9 @@ impl<E: EntropySource> SecureRandom<E> {
     ) -> Result<Self, Error> {
         let mut seed = Zeroizing::new([0u8; MIN_ENTROPY_LEN + NONCE_LEN]);
         source.fill_entropy(&mut seed[..])?;
-        let (entropy, nonce) = seed.split_at(MIN_ENTROPY_LEN);
+        let (entropy, nonce) = seed
+            .split_at_checked(MIN_ENTROPY_LEN)
+            .unwrap_or((&seed[..], &[]));
         let mut drbg = CtrDrbg::instantiate(entropy, nonce, personalization)?;
         drbg.set_reseed_interval(config.reseed_interval)?;
         Ok(Self {

@@ -153,8 +153,13 @@ impl<'a> CertTable<'a> {
             let (g, rest) = raw.split_at(16);
             let mut guid = [0u8; 16];
             guid.copy_from_slice(g);
-            let offset = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
-            let length = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+            let word = |at: usize| {
+                rest.get(at..at + 4)
+                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                    .map(u32::from_le_bytes)
+                    .ok_or(CertTableError::Unterminated)
+            };
+            let (offset, length) = (word(0)?, word(4)?);
             if guid == [0; 16] {
                 if offset != 0 || length != 0 {
                     return Err(CertTableError::ZeroGuid { index });
@@ -209,9 +214,11 @@ pub fn build(buf: &mut [u8], certs: &[([u8; 16], &[u8])]) -> Option<usize> {
         let end = pos.checked_add(data.len())?;
         buf.get_mut(pos..end)?.copy_from_slice(data);
         let e = buf.get_mut(i * ENTRY_SIZE..(i + 1) * ENTRY_SIZE)?;
-        e[..16].copy_from_slice(g);
-        e[16..20].copy_from_slice(&u32::try_from(pos).ok()?.to_le_bytes());
-        e[20..24].copy_from_slice(&u32::try_from(data.len()).ok()?.to_le_bytes());
+        e.get_mut(..16)?.copy_from_slice(g);
+        e.get_mut(16..20)?
+            .copy_from_slice(&u32::try_from(pos).ok()?.to_le_bytes());
+        e.get_mut(20..24)?
+            .copy_from_slice(&u32::try_from(data.len()).ok()?.to_le_bytes());
         pos = end;
     }
     Some(pos)

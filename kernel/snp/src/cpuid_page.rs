@@ -79,7 +79,7 @@ impl CpuidEntry {
 
 fn le_u32(b: &[u8], off: usize) -> Option<u32> {
     let s = b.get(off..off.checked_add(4)?)?;
-    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    Some(u32::from_le_bytes(s.try_into().ok()?))
 }
 
 fn le_u64(b: &[u8], off: usize) -> Option<u64> {
@@ -95,10 +95,14 @@ pub fn build_page(entries: &[CpuidEntry]) -> Result<[u8; CPUID_PAGE_SIZE], Cpuid
         return Err(CpuidError::BadCount(entries.len() as u32));
     }
     let mut page = [0u8; CPUID_PAGE_SIZE];
-    page[0..4].copy_from_slice(&(entries.len() as u32).to_le_bytes());
-    for (i, e) in entries.iter().enumerate() {
-        let off = ENTRIES_OFFSET + i * ENTRY_SIZE;
-        page[off..off + ENTRY_SIZE].copy_from_slice(&e.to_bytes());
+    let (count, slots) = page.split_at_mut(ENTRIES_OFFSET);
+    count
+        .get_mut(0..4)
+        .ok_or(CpuidError::BadCount(entries.len() as u32))?
+        .copy_from_slice(&(entries.len() as u32).to_le_bytes());
+    // At most CPUID_MAX_ENTRIES (checked above) fit in the page.
+    for (slot, e) in slots.chunks_exact_mut(ENTRY_SIZE).zip(entries) {
+        slot.copy_from_slice(&e.to_bytes());
     }
     Ok(page)
 }
@@ -228,7 +232,7 @@ impl CpuidTable {
 
     /// The table's entries.
     pub fn entries(&self) -> &[CpuidEntry] {
-        &self.entries[..self.count]
+        self.entries.get(..self.count).unwrap_or(&[])
     }
 
     /// Highest standard leaf (Fn0000_0000 EAX), 0 if absent.

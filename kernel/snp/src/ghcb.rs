@@ -204,14 +204,17 @@ impl GhcbPage {
 
     fn read_u64<const OFF: usize>(&self) -> u64 {
         const { assert!(OFF + 8 <= GHCB_SIZE) };
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&self.bytes[OFF..OFF + 8]);
-        u64::from_le_bytes(b)
+        self.bytes
+            .get(OFF..OFF + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, u64::from_le_bytes)
     }
 
     fn write_u64<const OFF: usize>(&mut self, value: u64) {
         const { assert!(OFF + 8 <= GHCB_SIZE) };
-        self.bytes[OFF..OFF + 8].copy_from_slice(&value.to_le_bytes());
+        if let Some(b) = self.bytes.get_mut(OFF..OFF + 8) {
+            b.copy_from_slice(&value.to_le_bytes());
+        }
     }
 
     qword_field!(rax, set_rax, OFF_RAX, ValidBit::Rax, "rax");
@@ -297,13 +300,17 @@ impl GhcbPage {
     /// Marks `bit` valid.
     pub fn set_valid(&mut self, bit: ValidBit) {
         let n = bit as usize;
-        self.bytes[OFF_VALID_BITMAP + n / 8] |= 1 << (n % 8);
+        if let Some(b) = self.bytes.get_mut(OFF_VALID_BITMAP + n / 8) {
+            *b |= 1 << (n % 8);
+        }
     }
 
     /// Whether `bit` is marked valid.
     pub fn is_valid(&self, bit: ValidBit) -> bool {
         let n = bit as usize;
-        self.bytes[OFF_VALID_BITMAP + n / 8] & (1 << (n % 8)) != 0
+        self.bytes
+            .get(OFF_VALID_BITMAP + n / 8)
+            .is_some_and(|b| b & (1 << (n % 8)) != 0)
     }
 
     /// Clears the valid bitmap (done before building each request so that only fields set for

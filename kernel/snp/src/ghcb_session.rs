@@ -403,13 +403,22 @@ impl<'a, V: Vmgexit> GhcbSession<'a, V> {
         }
         self.begin();
         if desc.direction == IoDirection::Out {
-            self.page.shared_buffer_mut()[..len].copy_from_slice(data);
+            self.page
+                .shared_buffer_mut()
+                .get_mut(..len)
+                .ok_or(GhcbError::BadStringIo)?
+                .copy_from_slice(data);
         }
         self.page
             .set_sw_scratch(self.gpa + OFF_SHARED_BUFFER as u64);
         self.exit(exit_code::IOIO, desc.encode(), count as u64)?;
         if desc.direction == IoDirection::In {
-            data.copy_from_slice(&self.page.shared_buffer()[..len]);
+            data.copy_from_slice(
+                self.page
+                    .shared_buffer()
+                    .get(..len)
+                    .ok_or(GhcbError::BadStringIo)?,
+            );
         }
         Ok(())
     }

@@ -241,12 +241,12 @@ impl fmt::Display for TableError {
 
 fn read_u16(bytes: &[u8], at: usize) -> Option<u16> {
     let b = bytes.get(at..at.checked_add(2)?)?;
-    Some(u16::from_le_bytes([b[0], b[1]]))
+    Some(u16::from_le_bytes(b.try_into().ok()?))
 }
 
 fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
     let b = bytes.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    Some(u32::from_le_bytes(b.try_into().ok()?))
 }
 
 fn read_guid(bytes: &[u8], at: usize) -> Option<Guid> {
@@ -469,7 +469,11 @@ pub fn parse_metadata(image: &[u8], offset_from_end: u32) -> Result<SevMetadata,
     let header = image.get(start..start.checked_add(METADATA_HEADER_LEN).ok_or(out.clone())?);
     let header = header.ok_or(out)?;
     let mut sig = [0u8; 4];
-    sig.copy_from_slice(&header[0..4]);
+    sig.copy_from_slice(
+        header
+            .get(0..4)
+            .ok_or(TableError::BadMetadataSignature([0; 4]))?,
+    );
     if sig != METADATA_SIGNATURE {
         return Err(TableError::BadMetadataSignature(sig));
     }
@@ -709,7 +713,14 @@ pub fn write_metadata(
             need: bytes.len(),
             have: image.len().saturating_sub(at),
         })?;
-    image[at..end].copy_from_slice(&bytes);
+    let have = image.len().saturating_sub(at);
+    image
+        .get_mut(at..end)
+        .ok_or(TableError::NoRoom {
+            need: bytes.len(),
+            have,
+        })?
+        .copy_from_slice(&bytes);
     let off = image.len() - at;
     u32::try_from(off).map_err(|_| TableError::MetadataOutOfImage { offset: u32::MAX })
 }

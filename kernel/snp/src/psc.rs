@@ -188,13 +188,17 @@ pub struct PscHeader {
 impl PscHeader {
     /// Reads the header from the start of `buf`.
     pub fn read(buf: &[u8]) -> Result<Self, PscError> {
-        let h = buf.get(..PSC_HEADER_SIZE).ok_or(PscError::BufferTooSmall)?;
-        let mut r = [0u8; 4];
-        r.copy_from_slice(h.get(4..8).ok_or(PscError::BufferTooSmall)?);
+        let field = |range: core::ops::Range<usize>| {
+            buf.get(..PSC_HEADER_SIZE)
+                .and_then(|h| h.get(range))
+                .ok_or(PscError::BufferTooSmall)
+        };
+        let two = |b: &[u8]| <[u8; 2]>::try_from(b).map_err(|_| PscError::BufferTooSmall);
+        let four = |b: &[u8]| <[u8; 4]>::try_from(b).map_err(|_| PscError::BufferTooSmall);
         Ok(Self {
-            cur_entry: u16::from_le_bytes([h[0], h[1]]),
-            end_entry: u16::from_le_bytes([h[2], h[3]]),
-            reserved: u32::from_le_bytes(r),
+            cur_entry: u16::from_le_bytes(two(field(0..2)?)?),
+            end_entry: u16::from_le_bytes(two(field(2..4)?)?),
+            reserved: u32::from_le_bytes(four(field(4..8)?)?),
         })
     }
 }
@@ -242,7 +246,9 @@ impl PscDescriptor {
 
     /// The entries, decoded.
     pub fn entries(&self) -> impl Iterator<Item = PscEntry> + '_ {
-        self.entries[..self.len]
+        self.entries
+            .get(..self.len)
+            .unwrap_or(&[])
             .iter()
             .filter_map(|&v| PscEntry::decode(v).ok())
     }
@@ -253,12 +259,15 @@ impl PscDescriptor {
             return Err(PscError::BufferTooSmall);
         }
         let end = u16::try_from(self.len.saturating_sub(1)).map_err(|_| PscError::Full)?;
-        buf[0..2].copy_from_slice(&0u16.to_le_bytes());
-        buf[2..4].copy_from_slice(&end.to_le_bytes());
-        buf[4..8].fill(0);
-        for (i, e) in self.entries[..self.len].iter().enumerate() {
-            let off = PSC_HEADER_SIZE + i * 8;
-            buf[off..off + 8].copy_from_slice(&e.to_le_bytes());
+        let (header, slots) = buf
+            .split_at_mut_checked(PSC_HEADER_SIZE)
+            .ok_or(PscError::BufferTooSmall)?;
+        let mut h = [0u8; PSC_HEADER_SIZE];
+        h[2..4].copy_from_slice(&end.to_le_bytes());
+        header.copy_from_slice(&h);
+        let entries = self.entries.get(..self.len).ok_or(PscError::Full)?;
+        for (slot, e) in slots.chunks_exact_mut(8).zip(entries) {
+            slot.copy_from_slice(&e.to_le_bytes());
         }
         Ok(())
     }
@@ -411,7 +420,8 @@ impl ProgressTracker {
             return Err(PscError::PastEnd);
         }
         // Entries must be unchanged apart from cur_page.
-        for (i, expected) in self.desc.entries[..self.desc.len].iter().enumerate() {
+        let expected_entries = self.desc.entries.get(..self.desc.len).unwrap_or(&[]);
+        for (i, expected) in expected_entries.iter().enumerate() {
             let found = read_entry(buf, i)?;
             if found & !0xFFF != expected & !0xFFF {
                 return Err(PscError::EntryModified(i));

@@ -777,7 +777,7 @@ impl AttestationReport {
 
     /// The bytes covered by the signature (0x000..0x2A0).
     pub fn signed_bytes(&self) -> &[u8] {
-        &self.raw[..SIGNED_LEN]
+        self.raw.get(..SIGNED_LEN).unwrap_or(&[])
     }
 
     /// The raw 1184 bytes.

@@ -101,8 +101,8 @@ impl SevStatus {
     }
 }
 
-/// Which optional SNP features Elastic implements (a parameter so that Secure TSC can be
-/// switched on once it is supported).
+/// Which optional SNP features a guest implements (a parameter so the check is testable for
+/// every combination).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImplementedFeatures {
     /// DebugSwap: the hypervisor swaps debug registers; nothing for the guest to do but
@@ -113,10 +113,10 @@ pub struct ImplementedFeatures {
 }
 
 impl ImplementedFeatures {
-    /// Elastic today: SNP with DebugSwap tolerated, no Secure TSC.
+    /// Elastic: SNP with DebugSwap tolerated and Secure TSC (GUEST_TSC_FREQ, TSC_INFO).
     pub const ELASTIC: Self = Self {
         debug_swap: true,
-        secure_tsc: false,
+        secure_tsc: true,
     };
 
     fn mask(self) -> u64 {
@@ -233,6 +233,17 @@ pub mod elastic {
     pub const VC_UNHANDLED: TerminationReason = TerminationReason { set: 2, code: 7 };
     /// The hypervisor does not advertise the SNP feature bit (HV features bit 0).
     pub const HV_FEATURES_MISSING: TerminationReason = TerminationReason { set: 2, code: 8 };
+    /// Reason set of a normal end of run: the code is Elastic's exit code (0 success, 1-99
+    /// the guest's, 100 and up the kernel's; `elastic_core::exit`).
+    pub const EXIT_SET: u8 = 3;
+
+    /// The termination reason carrying exit code `code`.
+    pub const fn exit_code(code: u8) -> TerminationReason {
+        TerminationReason {
+            set: EXIT_SET,
+            code,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -261,11 +272,12 @@ mod tests {
             ),
             Ok(())
         );
+        let no_tsc = ImplementedFeatures {
+            secure_tsc: false,
+            ..ImplementedFeatures::ELASTIC
+        };
         assert_eq!(
-            check_features(
-                SevStatus(snp | bits::SECURE_TSC),
-                ImplementedFeatures::ELASTIC
-            ),
+            check_features(SevStatus(snp | bits::SECURE_TSC), no_tsc),
             Err(UnsupportedFeatures(bits::SECURE_TSC))
         );
         let with_tsc = ImplementedFeatures {

@@ -481,16 +481,23 @@ where
             }
         };
         if io.direction == IoDirection::Out {
-            for k in 0..chunk {
-                let slot = &mut buf[k * elem..(k + 1) * elem];
+            for slot in buf
+                .get_mut(..len)
+                .ok_or(GhcbError::BadStringIo)?
+                .chunks_exact_mut(elem)
+            {
                 cpu.read_mem(seg, ptr, slot).map_err(VcError::Mem)?;
                 ptr = step(ptr);
             }
-            ghcb.io_string(&desc, chunk, &mut buf[..len])?;
+            ghcb.io_string(
+                &desc,
+                chunk,
+                buf.get_mut(..len).ok_or(GhcbError::BadStringIo)?,
+            )?;
         } else {
-            ghcb.io_string(&desc, chunk, &mut buf[..len])?;
-            for k in 0..chunk {
-                let slot = &buf[k * elem..(k + 1) * elem];
+            let data = buf.get_mut(..len).ok_or(GhcbError::BadStringIo)?;
+            ghcb.io_string(&desc, chunk, data)?;
+            for slot in data.chunks_exact(elem) {
                 cpu.write_mem(seg, ptr, slot).map_err(VcError::Mem)?;
                 ptr = step(ptr);
             }

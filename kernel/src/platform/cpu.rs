@@ -1,7 +1,7 @@
 //! Raw CPU access: port I/O, MSRs, CPUID, the TSC, control registers, halting.
 //!
 //! These are the only primitives the rest of the platform layer builds on. Under SEV-SNP, port
-//! I/O and CPUID trap (#VC); the SNP issue routes them through the GHCB.
+//! I/O and CPUID trap (#VC); `snp::handle_vc` answers them (CPUID page, GHCB).
 
 use core::arch::asm;
 
@@ -64,6 +64,17 @@ pub fn rdmsr(msr: u32) -> u64 {
         asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags))
     }
     (u64::from(hi) << 32) | u64::from(lo)
+}
+
+/// Writes a model-specific register (the GHCB MSR under SEV-SNP).
+#[inline]
+pub fn wrmsr(msr: u32, value: u64) {
+    // SAFETY: the only MSR the kernel writes is the GHCB MSR, whose value affects only the
+    // next VMGEXIT; a missing MSR faults into our handler.
+    unsafe {
+        asm!("wrmsr", in("ecx") msr, in("eax") value as u32, in("edx") (value >> 32) as u32,
+             options(nomem, nostack, preserves_flags))
+    }
 }
 
 /// One 64-bit value from RDSEED (true entropy), or `None` when the CPU has none ready.

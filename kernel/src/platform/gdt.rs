@@ -35,9 +35,12 @@ static GDT: Once<(
 pub fn init() {
     let tss = TSS.call_once(|| {
         let mut tss = TaskStateSegment::new();
-        for i in 0..stacks::IST_COUNT {
-            tss.interrupt_stack_table[i] = VirtAddr::new(stacks::ist_top(i));
+        // The TSS is packed: fill a copy of the table, then store it back.
+        let mut ist = tss.interrupt_stack_table;
+        for (i, slot) in ist.iter_mut().take(stacks::IST_COUNT).enumerate() {
+            *slot = VirtAddr::new(stacks::ist_top(i));
         }
+        tss.interrupt_stack_table = ist;
         tss
     });
     let (gdt, code, data, tss_sel) = GDT.call_once(|| {

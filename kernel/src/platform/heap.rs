@@ -44,8 +44,9 @@ pub fn add_region(range: Range) -> bool {
 /// `(used, total)` heap bytes.
 pub fn usage() -> (usize, usize) {
     let heap = ALLOCATOR.0.lock();
-    heap.heaps[..heap.count]
+    heap.heaps
         .iter()
+        .take(heap.count)
         .fold((0, 0), |(u, t), h| (u + h.used(), t + h.size()))
 }
 
@@ -55,7 +56,7 @@ unsafe impl GlobalAlloc for KernelAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let mut heap = self.0.lock();
         let count = heap.count;
-        for h in heap.heaps[..count].iter_mut() {
+        for h in heap.heaps.iter_mut().take(count) {
             if let Ok(p) = h.allocate_first_fit(layout) {
                 return p.as_ptr();
             }
@@ -67,8 +68,10 @@ unsafe impl GlobalAlloc for KernelAllocator {
         let mut heap = self.0.lock();
         let count = heap.count;
         let addr = ptr as usize;
-        if let Some(h) = heap.heaps[..count]
+        if let Some(h) = heap
+            .heaps
             .iter_mut()
+            .take(count)
             .find(|h| (h.bottom() as usize) <= addr && addr < h.top() as usize)
             && let Some(p) = NonNull::new(ptr)
         {

@@ -193,7 +193,10 @@ pub fn init() {
                 29 => gdt::IST_VC,
                 _ => gdt::IST_DEFAULT,
             };
-            idt.0[vector] = Gate {
+            let Some(gate) = idt.0.get_mut(vector) else {
+                break;
+            };
+            *gate = Gate {
                 offset_low: addr as u16,
                 selector: 0x08,
                 ist,
@@ -281,6 +284,11 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             let handler: IrqHandler = unsafe { core::mem::transmute::<usize, IrqHandler>(handler) };
             handler(frame.vector as u8);
         }
+        return;
+    }
+    if frame.vector == 29 && super::snp::active_or_starting() {
+        // #VC under SEV-SNP: served (RIP advanced) or the run is terminated.
+        super::snp::handle_vc(frame);
         return;
     }
     let cr2 = cpu::cr2();

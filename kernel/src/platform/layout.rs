@@ -8,10 +8,33 @@ use elastic_core::memory_map::Range;
 pub const HIGH_OFFSET: u64 = 0xFFFF_FFFF_0000_0000;
 
 /// The secrets, CPUID and GHCB pages the SEV-SNP launch metadata places at fixed addresses
-/// (boot/reset.s, `sev_metadata`); never heap, even outside SNP.
+/// (boot/reset.s, `sev_metadata`), then the shared guest-request pages (request, response,
+/// and the certificate buffer of extended requests); never heap, even outside SNP.
 pub const SNP_LAUNCH_PAGES: Range = Range {
     start: 0x80_0000,
-    end: 0x80_3000,
+    end: SNP_CERTS.end,
+};
+
+/// The SNP secrets page (launch metadata).
+pub const SNP_SECRETS: u64 = 0x80_0000;
+/// The SNP CPUID page (launch metadata).
+pub const SNP_CPUID: u64 = 0x80_1000;
+/// The GHCB page (launch metadata, pre-validated; made shared by the kernel).
+pub const SNP_GHCB: u64 = 0x80_2000;
+/// The shared request page of guest messages.
+pub const SNP_REQUEST: u64 = 0x80_3000;
+/// The shared response page of guest messages.
+#[cfg_attr(feature = "selftest", allow(dead_code))]
+pub const SNP_RESPONSE: u64 = 0x80_4000;
+/// The shared certificate buffer of extended guest requests (8 pages, 32 KiB).
+pub const SNP_CERTS: Range = Range {
+    start: 0x80_5000,
+    end: 0x80_D000,
+};
+/// The pre-validated launch memory (SNP_SEC_MEM: the kernel's RAM image region).
+pub const SNP_SEC_MEM: Range = Range {
+    start: 0x10_0000,
+    end: 0x80_0000,
 };
 
 unsafe extern "C" {
@@ -25,6 +48,15 @@ unsafe extern "C" {
 /// The TSC value at the reset vector, stored by boot/reset.s.
 #[unsafe(export_name = "boot_tsc")]
 static BOOT_TSC: AtomicU64 = AtomicU64::new(0);
+
+/// SEV_STATUS as boot/reset.s read it (0 when CPUID reports no SEV).
+#[unsafe(export_name = "boot_sev_status")]
+static BOOT_SEV_STATUS: AtomicU64 = AtomicU64::new(0);
+
+/// SEV_STATUS as boot/reset.s read it (0 when CPUID reports no SEV).
+pub fn boot_sev_status() -> u64 {
+    BOOT_SEV_STATUS.load(Ordering::Relaxed)
+}
 
 fn phys(sym: *const u8) -> u64 {
     (sym as u64).wrapping_sub(HIGH_OFFSET)

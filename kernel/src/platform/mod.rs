@@ -24,6 +24,7 @@ pub mod pit;
 pub mod rom;
 #[cfg(feature = "selftest")]
 pub mod selftest_faults;
+pub mod snp;
 mod stacks;
 
 pub use exit::exit;

@@ -59,8 +59,10 @@ impl core::fmt::Display for PagingError {
     }
 }
 
-/// Builds the page tables for `plan` and loads them.
+/// Builds the page tables for `plan` and loads them. Under SEV-SNP every leaf that is not
+/// shared carries the C-bit (`super::snp::cbit_mask`).
 pub fn install(plan: &[Mapping]) -> Result<(), PagingError> {
+    let cbit = super::snp::cbit_mask();
     let mut frames = HeapFrames;
     let root = frames.allocate_frame().ok_or(PagingError::OutOfMemory)?;
     let root_ptr = root.start_address().as_u64() as *mut PageTable;
@@ -69,7 +71,9 @@ pub fn install(plan: &[Mapping]) -> Result<(), PagingError> {
     let parents = F::PRESENT | F::WRITABLE;
     for m in plan {
         let f = flags(m);
+        let encrypt = if m.flags.shared { 0 } else { cbit };
         for (virt, phys, size) in pages(m) {
+            let phys = phys | encrypt;
             let result = if size == PAGE_2M {
                 let page = Page::<Size2MiB>::from_start_address(VirtAddr::new(virt))
                     .map_err(|_| PagingError::BadPlan(virt))?;

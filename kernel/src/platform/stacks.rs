@@ -61,7 +61,7 @@ static IST_STACKS: [GuardedStack<IST_STACK_SIZE>; IST_COUNT] =
 
 /// Top (initial RSP) of interrupt stack `index` (0-based).
 pub fn ist_top(index: usize) -> u64 {
-    IST_STACKS[index].top()
+    IST_STACKS.get(index).map_or(0, GuardedStack::top)
 }
 
 /// The guard pages of all stacks, as physical ranges (identity-mapped).

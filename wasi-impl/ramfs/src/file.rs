@@ -17,6 +17,20 @@ const CHUNK_U64: u64 = CHUNK_SIZE as u64;
 /// Largest file size accepted (`i64::MAX`, as a WASI `filesize` is used with signed offsets).
 pub const MAX_FILE_SIZE: u64 = i64::MAX as u64;
 
+/// Heap asked of [`Headroom`] before an operation adds a node (an inode, a directory entry,
+/// a file chunk): more than the `BTreeMap` nodes, names and inode records it allocates
+/// infallibly.
+pub const NODE_HEADROOM: usize = 4096;
+
+/// The embedder's answer to "may `bytes` more heap go to guest-driven data?" (see
+/// [`crate::Ramfs::set_headroom`]).
+pub type Headroom = fn(usize) -> bool;
+
+/// The default [`Headroom`]: always yes (the quotas and fallible allocation still apply).
+pub fn unlimited_headroom(_bytes: usize) -> bool {
+    true
+}
+
 /// Byte accounting shared by all files of one filesystem.
 #[derive(Debug)]
 pub(crate) struct Budget {
@@ -24,9 +38,20 @@ pub(crate) struct Budget {
     pub used: u64,
     /// Maximum bytes that may be charged.
     pub limit: u64,
+    /// Whether the heap can take more guest data.
+    pub headroom: Headroom,
 }
 
 impl Budget {
+    /// `Nospc` unless the embedder's heap has room for `bytes` more.
+    pub fn room(&self, bytes: usize) -> Result<(), Errno> {
+        if (self.headroom)(bytes) {
+            Ok(())
+        } else {
+            Err(Errno::Nospc)
+        }
+    }
+
     /// Charges `n` bytes, or fails with `Nospc` if the limit would be exceeded.
     pub fn charge(&mut self, n: u64) -> Result<(), Errno> {
         match self.used.checked_add(n) {
@@ -85,24 +110,30 @@ impl FileData {
         }
         let avail = self.size - offset;
         let want = usize::try_from(avail).map_or(buf.len(), |a| a.min(buf.len()));
-        let buf = &mut buf[..want];
         let mut done = 0usize;
         while done < want {
             let pos = offset + done as u64;
             let (idx, within) = split(pos);
             let n = (CHUNK_SIZE - within).min(want - done);
-            let dst = &mut buf[done..done + n];
-            match self.chunks.get(&idx) {
-                Some(chunk) if within < chunk.len() => {
-                    let have = (chunk.len() - within).min(n);
-                    dst[..have].copy_from_slice(&chunk[within..within + have]);
-                    dst[have..].fill(0);
-                }
-                _ => dst.fill(0),
+            let Some(dst) = buf.get_mut(done..done + n) else {
+                break;
+            };
+            // Bytes of the chunk at `within` (none for a hole or past the chunk's length).
+            let src = self
+                .chunks
+                .get(&idx)
+                .and_then(|c| c.get(within..))
+                .unwrap_or(&[]);
+            let have = src.len().min(n);
+            if let (Some(d), Some(s)) = (dst.get_mut(..have), src.get(..have)) {
+                d.copy_from_slice(s);
+            }
+            if let Some(tail) = dst.get_mut(have..) {
+                tail.fill(0);
             }
             done += n;
         }
-        want
+        done
     }
 
     /// Writes all of `data` at `offset`, growing the file (with a hole if needed).
@@ -130,7 +161,10 @@ impl FileData {
             let pos = offset + done as u64;
             let (idx, within) = split(pos);
             let n = (CHUNK_SIZE - within).min(data.len() - done);
-            if let Err(e) = self.write_in_chunk(idx, within, &data[done..done + n], budget) {
+            let Some(src) = data.get(done..done + n) else {
+                break;
+            };
+            if let Err(e) = self.write_in_chunk(idx, within, src, budget) {
                 result = if done == 0 { Err(e) } else { Ok(done) };
                 break;
             }
@@ -151,39 +185,53 @@ impl FileData {
         src: &[u8],
         budget: &mut Budget,
     ) -> Result<(), Errno> {
-        let chunk = self.chunks.entry(idx).or_default();
         let new_len = within + src.len();
-        if new_len > chunk.len() {
-            let grow = new_len - chunk.len();
-            if let Err(e) = budget.charge(grow as u64) {
-                if chunk.is_empty() {
-                    self.chunks.remove(&idx);
-                }
-                return Err(e);
+        let (len, capacity) = self
+            .chunks
+            .get(&idx)
+            .map_or((0, 0), |c| (c.len(), c.capacity()));
+        if new_len <= len {
+            // An overwrite inside the bytes already stored: no allocation.
+            if let Some(dst) = self
+                .chunks
+                .get_mut(&idx)
+                .and_then(|c| c.get_mut(within..new_len))
+            {
+                dst.copy_from_slice(src);
             }
-            if new_len > chunk.capacity() {
-                // Amortised doubling, capped at the chunk size; exact for whole-chunk writes.
-                let target = new_len
-                    .max(chunk.capacity().saturating_mul(2))
-                    .min(CHUNK_SIZE);
-                if chunk.try_reserve_exact(target - chunk.len()).is_err() {
-                    budget.refund(grow as u64);
-                    if chunk.is_empty() {
-                        self.chunks.remove(&idx);
-                    }
-                    return Err(Errno::Nospc);
-                }
-            }
-            self.stored += grow as u64;
-            if within > chunk.len() {
-                chunk.resize(within, 0);
-            }
-            let overlap = chunk.len() - within;
-            chunk[within..].copy_from_slice(&src[..overlap]);
-            chunk.extend_from_slice(&src[overlap..]);
-        } else {
-            chunk[within..new_len].copy_from_slice(src);
+            return Ok(());
         }
+        // Amortised doubling, capped at the chunk size; exact for whole-chunk writes.
+        let target = new_len.max(capacity.saturating_mul(2)).min(CHUNK_SIZE);
+        let new_node = if len == 0 { NODE_HEADROOM } else { 0 };
+        if new_len > capacity {
+            // A reallocation holds the new block while the old one is still alive.
+            budget.room(target + new_node)?;
+        } else if new_node != 0 {
+            budget.room(new_node)?;
+        }
+        let grow = new_len - len;
+        budget.charge(grow as u64)?;
+        let chunk = self.chunks.entry(idx).or_default();
+        if new_len > chunk.capacity() && chunk.try_reserve_exact(target - chunk.len()).is_err() {
+            budget.refund(grow as u64);
+            if chunk.is_empty() {
+                self.chunks.remove(&idx);
+            }
+            return Err(Errno::Nospc);
+        }
+        self.stored += grow as u64;
+        // Zeros up to `within` (a hole inside the chunk), then the data: the bytes before
+        // `len` overwrite, the rest extend.
+        if within > chunk.len() {
+            chunk.resize(within, 0);
+        }
+        let overlap = chunk.len() - within;
+        let (over, extend) = src.split_at_checked(overlap).unwrap_or((&[], src));
+        if let Some(dst) = chunk.get_mut(within..) {
+            dst.copy_from_slice(over);
+        }
+        chunk.extend_from_slice(extend);
         Ok(())
     }
 
@@ -231,6 +279,7 @@ mod tests {
         Budget {
             used: 0,
             limit: u64::MAX,
+            headroom: unlimited_headroom,
         }
     }
 
@@ -286,6 +335,7 @@ mod tests {
         let mut b = Budget {
             used: 0,
             limit: CHUNK_U64 + 10,
+            headroom: unlimited_headroom,
         };
         let mut f = FileData::default();
         let data = alloc::vec![3u8; 2 * CHUNK_SIZE];

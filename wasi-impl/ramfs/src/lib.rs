@@ -49,6 +49,21 @@
 //! * Names are at most [`NAME_MAX`] bytes, paths and symlink targets shorter than [`PATH_MAX`].
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+// Guest-controlled paths and offsets reach this crate: no panicking shortcuts outside tests
+// (docs/robustness.md, "Panic-freedom and fallible allocation").
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::indexing_slicing,
+        clippy::string_slice
+    )
+)]
 
 extern crate alloc;
 
@@ -64,7 +79,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use file::{Budget, FileData};
-pub use file::{CHUNK_SIZE, MAX_FILE_SIZE};
+pub use file::{CHUNK_SIZE, Headroom, MAX_FILE_SIZE, NODE_HEADROOM, unlimited_headroom};
 pub use types::{Errno, Filestat, Filetype, SetTime};
 
 /// An inode number. Numbers start at 1 (the root) and are never reused.
@@ -358,10 +373,19 @@ impl Ramfs {
             budget: Budget {
                 used: 0,
                 limit: config.max_bytes,
+                headroom: unlimited_headroom,
             },
             max_inodes: config.max_inodes,
             dev: config.dev,
         }
+    }
+
+    /// Sets the embedder's heap gauge. Before every allocation a guest can repeat (file data,
+    /// a new inode, directory entry or chunk) the filesystem asks `headroom(bytes)` and
+    /// refuses with `Nospc` on `false`, so a kernel can keep a reserve for its own
+    /// infallible allocations however large the quotas are. Default: [`unlimited_headroom`].
+    pub fn set_headroom(&mut self, headroom: Headroom) {
+        self.budget.headroom = headroom;
     }
 
     /// The root directory inode.
@@ -682,6 +706,7 @@ impl Ramfs {
         if self.inodes.len() as u64 >= self.max_inodes {
             return Err(Errno::Dquot);
         }
+        self.budget.room(NODE_HEADROOM)?;
         let extra = match &node {
             Node::Symlink(t) => t.len() as u64,
             _ => 0,
@@ -996,6 +1021,7 @@ impl Ramfs {
         {
             return Err(Errno::Nospc);
         }
+        self.budget.room(NODE_HEADROOM)?;
         let new_name = try_string(dst_name)?;
         let now = self.now();
         if let Some(victim) = dst.ino {
@@ -1078,6 +1104,7 @@ impl Ramfs {
         if self.inode(ino)?.nlink == u64::MAX {
             return Err(Errno::Mlink);
         }
+        self.budget.room(NODE_HEADROOM)?;
         self.budget.charge(dirent_cost(&name))?;
         let now = self.now();
         let filetype = self.filetype(ino)?;
@@ -1327,10 +1354,7 @@ impl Ramfs {
     /// directories, and fills it with `data`. Returns its inode.
     pub fn write_file(&mut self, base: Ino, path: &str, data: &[u8]) -> Result<Ino, Errno> {
         let trimmed = path.trim_end_matches('/');
-        let (dir, name) = match trimmed.rfind('/') {
-            Some(i) => (&trimmed[..i], &trimmed[i + 1..]),
-            None => ("", trimmed),
-        };
+        let (dir, name) = trimmed.rsplit_once('/').unwrap_or(("", trimmed));
         if name.is_empty() || path.len() != trimmed.len() {
             return Err(Errno::Inval);
         }

@@ -723,3 +723,60 @@ fn ramfs_can_live_in_a_shared_static() {
     let fs = fs();
     fs.check_invariants().unwrap();
 }
+
+thread_local! {
+    /// Heap the test gauge lets a filesystem take (per test thread).
+    static HEADROOM: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+fn test_gauge(bytes: usize) -> bool {
+    HEADROOM.with(|h| bytes <= h.get())
+}
+
+fn set_headroom(bytes: usize) {
+    HEADROOM.with(|h| h.set(bytes));
+}
+
+#[test]
+fn no_headroom_refuses_every_growth_with_nospc_and_keeps_the_accounting() {
+    let mut fs = fs();
+    fs.set_headroom(test_gauge);
+    let r = fs.root();
+    set_headroom(usize::MAX);
+    let f = fs.open(r, "f", create()).unwrap();
+    assert_eq!(fs.write_at(f, 0, b"0123456789"), Ok(10));
+    fs.create_dir(r, "d").unwrap();
+    let usage = fs.usage();
+
+    set_headroom(0);
+    assert_eq!(fs.open(r, "g", create()), Err(Errno::Nospc));
+    assert_eq!(fs.create_dir(r, "e"), Err(Errno::Nospc));
+    assert_eq!(fs.symlink("f", r, "s"), Err(Errno::Nospc));
+    assert_eq!(fs.link(r, "f", false, r, "h"), Err(Errno::Nospc));
+    assert_eq!(fs.rename(r, "f", r, "d/f"), Err(Errno::Nospc));
+    // Growing the chunk, or a new chunk past a hole, needs heap; a hole does not.
+    assert_eq!(fs.write_at(f, 10, b"x"), Err(Errno::Nospc));
+    assert_eq!(fs.write_at(f, 1 << 20, b"x"), Err(Errno::Nospc));
+    assert_eq!(fs.set_size(f, 1 << 30), Ok(()));
+    assert_eq!(fs.set_size(f, 10), Ok(()));
+    assert_eq!(fs.usage(), usage);
+    fs.check_invariants().unwrap();
+    // What needs no allocation still works: overwriting stored bytes, reading, removing.
+    assert_eq!(fs.write_at(f, 0, b"abc"), Ok(3));
+    assert_eq!(read_all(&fs, f), b"abc3456789");
+    assert_eq!(fs.lookup(r, "f", false), Ok(f));
+    fs.remove_dir(r, "d").unwrap();
+    fs.unlink_file(r, "f").unwrap();
+
+    // Enough for a node and a small chunk, not for a whole 64 KiB chunk: the small write
+    // goes through, growing the chunk to its full size is refused, and nothing changes.
+    set_headroom(NODE_HEADROOM + 1000);
+    let g = fs.open(r, "g", create()).unwrap();
+    assert_eq!(fs.write_at(g, 0, &[7u8; 100]), Ok(100));
+    assert_eq!(fs.write_at(g, 100, &[7u8; CHUNK_SIZE]), Err(Errno::Nospc));
+    assert_eq!(fs.stat(g).unwrap().size, 100);
+    fs.check_invariants().unwrap();
+    set_headroom(usize::MAX);
+    assert_eq!(fs.write_at(g, 100, &[7u8; CHUNK_SIZE]), Ok(CHUNK_SIZE));
+    fs.check_invariants().unwrap();
+}

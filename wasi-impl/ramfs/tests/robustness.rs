@@ -235,3 +235,32 @@ fn nested_symlinks_fit_a_small_stack() {
         .unwrap();
     handle.join().unwrap();
 }
+
+/// Nothing that walks a tree recurses: a tree 20,000 directories deep (built with relative
+/// bases, as no path can name it) is listed, marked read-only, checked for ancestry and
+/// dropped on a 64 KiB stack in the unoptimised build.
+#[test]
+fn very_deep_trees_fit_a_small_stack() {
+    let handle = std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(|| {
+            let mut fs = Ramfs::new(Config::default(), Box::new(|| 0u64));
+            let r = fs.root();
+            let mut cur = r;
+            for _ in 0..20_000 {
+                cur = fs.create_dir(cur, "d").unwrap();
+            }
+            fs.write_file(cur, "leaf", b"deep").unwrap();
+            let all = fs.walk(r).unwrap();
+            assert_eq!(all.len(), 20_001);
+            fs.set_readonly_tree(r, true).unwrap();
+            assert_eq!(fs.write_file(cur, "more", b"x"), Err(Errno::Rofs));
+            fs.set_readonly_tree(r, false).unwrap();
+            // Ancestry checks walk up 20,000 parents.
+            assert_eq!(fs.rename(r, "d", cur, "x"), Err(Errno::Inval));
+            fs.check_invariants().unwrap();
+            drop(fs);
+        })
+        .unwrap();
+    handle.join().unwrap();
+}

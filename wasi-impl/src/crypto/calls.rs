@@ -15,6 +15,7 @@ use super::handles::{ArrayOutput, Kind, Object};
 use super::symmetric::{Alg, GCM_TAG_LEN, SymKey, SymOptions, SymState};
 use super::{CR, CryptoCtx, CryptoErrno};
 use crate::Services;
+use crate::fallible;
 use crate::guest_mem::GuestMem;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -69,9 +70,20 @@ fn alg_arg(mem: &GuestMem<'_>, ptr: u32, len: u32) -> CR<Alg> {
     Alg::parse(mem.slice(ptr, len)?)
 }
 
+/// Heap asked of the gauge before an object joins the handle table (its box and table node;
+/// its data was asked for when it was copied).
+const OBJECT_HEADROOM: usize = 1024;
+
 /// Writes a new handle for `obj` to `out` (checked first).
-fn push(cx: &mut CryptoCtx, mem: &mut GuestMem<'_>, out: u32, obj: Object) -> CR {
+fn push(
+    cx: &mut CryptoCtx,
+    svc: &dyn Services,
+    mem: &mut GuestMem<'_>,
+    out: u32,
+    obj: Object,
+) -> CR {
     check_out(mem, out, 4)?;
+    fallible::room(svc, OBJECT_HEADROOM)?;
     let h = cx.handles.insert(obj)?;
     mem.write_u32(out, h)?;
     Ok(())
@@ -111,7 +123,7 @@ fn sealing_key(svc: &mut dyn Services, field_select: u64) -> CR<SymKey> {
 /// are `not_implemented`, an undefined type `guest_error`.
 pub fn options_open(
     cx: &mut CryptoCtx,
-    _svc: &mut dyn Services,
+    svc: &mut dyn Services,
     mem: &mut GuestMem<'_>,
     ty: u32,
     out: u32,
@@ -122,7 +134,7 @@ pub fn options_open(
     if ty != ALGORITHM_TYPE_SYMMETRIC {
         return Err(CryptoErrno::NotImplemented);
     }
-    push(cx, mem, out, Object::Options(SymOptions::default()))
+    push(cx, svc, mem, out, Object::Options(SymOptions::default()))
 }
 
 /// `options_close`.
@@ -138,7 +150,7 @@ pub fn options_close(
 /// `options_set(options, name, value)`.
 pub fn options_set(
     cx: &mut CryptoCtx,
-    _svc: &mut dyn Services,
+    svc: &mut dyn Services,
     mem: &mut GuestMem<'_>,
     h: u32,
     name: u32,
@@ -149,7 +161,7 @@ pub fn options_set(
     let o = cx.handles.options_mut(h)?;
     let name = mem.slice(name, name_len)?;
     let value = mem.slice(value, value_len)?;
-    o.set(name, value)
+    o.set(name, value, svc)
 }
 
 /// `options_set_u64(options, name, value)`.
@@ -231,13 +243,13 @@ pub fn array_output_pull(
 /// to the sealing keys (`symmetric_key_from_id`).
 pub fn secrets_manager_open(
     cx: &mut CryptoCtx,
-    _svc: &mut dyn Services,
+    svc: &mut dyn Services,
     mem: &mut GuestMem<'_>,
     opts: u32,
     out: u32,
 ) -> CR {
     opt_options(cx, mem, opts)?;
-    push(cx, mem, out, Object::SecretsManager)
+    push(cx, svc, mem, out, Object::SecretsManager)
 }
 
 /// `secrets_manager_close`.
@@ -288,13 +300,13 @@ pub fn symmetric_key_generate(
         Some(_) => return Err(CryptoErrno::UnsupportedOption),
         None => SymKey::generate(alg, |b| svc.random(b))?,
     };
-    push(cx, mem, out, Object::Key(key))
+    push(cx, svc, mem, out, Object::Key(key))
 }
 
 /// `symmetric_key_import(algorithm, raw) -> symmetric_key`.
 pub fn symmetric_key_import(
     cx: &mut CryptoCtx,
-    _svc: &mut dyn Services,
+    svc: &mut dyn Services,
     mem: &mut GuestMem<'_>,
     alg: u32,
     alg_len: u32,
@@ -304,14 +316,14 @@ pub fn symmetric_key_import(
 ) -> CR {
     let alg = alg_arg(mem, alg, alg_len)?;
     let key = SymKey::import(alg, mem.slice(raw, raw_len)?)?;
-    push(cx, mem, out, Object::Key(key))
+    push(cx, svc, mem, out, Object::Key(key))
 }
 
 /// `symmetric_key_export(symmetric_key) -> array_output`: sealing keys are
 /// `prohibited_operation`.
 pub fn symmetric_key_export(
     cx: &mut CryptoCtx,
-    _svc: &mut dyn Services,
+    svc: &mut dyn Services,
     mem: &mut GuestMem<'_>,
     h: u32,
     out: u32,
@@ -319,6 +331,7 @@ pub fn symmetric_key_export(
     let data = cx.handles.key(h)?.export()?;
     push(
         cx,
+        svc,
         mem,
         out,
         Object::ArrayOutput(ArrayOutput { data, pos: 0 }),
@@ -437,7 +450,7 @@ pub fn symmetric_key_from_id(
     check_out(mem, out, 4)?;
     cx.handles.ensure_room()?;
     let key = sealing_key(svc, fs)?;
-    push(cx, mem, out, Object::Key(key))
+    push(cx, svc, mem, out, Object::Key(key))
 }
 
 // ---------------------------------------------------------------- symmetric states
@@ -445,7 +458,7 @@ pub fn symmetric_key_from_id(
 /// `symmetric_state_open(algorithm, opt_symmetric_key, opt_options) -> symmetric_state`.
 pub fn symmetric_state_open(
     cx: &mut CryptoCtx,
-    _svc: &mut dyn Services,
+    svc: &mut dyn Services,
     mem: &mut GuestMem<'_>,
     alg: u32,
     alg_len: u32,
@@ -463,7 +476,7 @@ pub fn symmetric_state_open(
         None => None,
     };
     let st = SymState::open(alg, key, opts)?;
-    push(cx, mem, out, Object::State(Box::new(st)))
+    push(cx, svc, mem, out, Object::State(Box::new(st)))
 }
 
 /// `symmetric_state_options_get(state, name, buf) -> size`: an option given at open time
@@ -480,10 +493,10 @@ pub fn symmetric_state_options_get(
     out: u32,
 ) -> CR {
     let st = cx.handles.state_mut(h)?;
-    let name = mem.slice(name, name_len)?.to_vec();
+    mem.slice(name, name_len)?;
     mem.slice(buf, buf_max)?;
     check_out(mem, out, 4)?;
-    let v = st.options.get(&name)?;
+    let v = st.options.get(mem.slice(name, name_len)?)?;
     if v.len() > usize::try_from(buf_max).unwrap_or(usize::MAX) {
         return Err(CryptoErrno::Overflow);
     }
@@ -504,9 +517,9 @@ pub fn symmetric_state_options_get_u64(
     out: u32,
 ) -> CR {
     let st = cx.handles.state_mut(h)?;
-    let name = mem.slice(name, name_len)?.to_vec();
+    mem.slice(name, name_len)?;
     check_out(mem, out, 8)?;
-    let v = st.options.get_u64(&name)?;
+    let v = st.options.get_u64(mem.slice(name, name_len)?)?;
     mem.write_u64(out, v)?;
     Ok(())
 }
@@ -514,13 +527,13 @@ pub fn symmetric_state_options_get_u64(
 /// `symmetric_state_clone(state) -> symmetric_state`.
 pub fn symmetric_state_clone(
     cx: &mut CryptoCtx,
-    _svc: &mut dyn Services,
+    svc: &mut dyn Services,
     mem: &mut GuestMem<'_>,
     h: u32,
     out: u32,
 ) -> CR {
-    let st = cx.handles.state(h)?.clone();
-    push(cx, mem, out, Object::State(Box::new(st)))
+    let st = cx.handles.state(h)?.try_clone(svc)?;
+    push(cx, svc, mem, out, Object::State(Box::new(st)))
 }
 
 /// `symmetric_state_close`.
@@ -536,14 +549,14 @@ pub fn symmetric_state_close(
 /// `symmetric_state_absorb(state, data)`.
 pub fn symmetric_state_absorb(
     cx: &mut CryptoCtx,
-    _svc: &mut dyn Services,
+    svc: &mut dyn Services,
     mem: &mut GuestMem<'_>,
     h: u32,
     data: u32,
     data_len: u32,
 ) -> CR {
     let st = cx.handles.state_mut(h)?;
-    st.absorb(mem.slice(data, data_len)?)
+    st.absorb(mem.slice(data, data_len)?, svc)
 }
 
 /// `symmetric_state_squeeze(state, out)`.
@@ -562,13 +575,13 @@ pub fn symmetric_state_squeeze(
 /// `symmetric_state_squeeze_tag(state) -> symmetric_tag`.
 pub fn symmetric_state_squeeze_tag(
     cx: &mut CryptoCtx,
-    _svc: &mut dyn Services,
+    svc: &mut dyn Services,
     mem: &mut GuestMem<'_>,
     h: u32,
     out: u32,
 ) -> CR {
     let tag = cx.handles.state(h)?.squeeze_tag()?;
-    push(cx, mem, out, Object::Tag(tag))
+    push(cx, svc, mem, out, Object::Tag(tag))
 }
 
 /// `symmetric_state_squeeze_key(state, algorithm) -> symmetric_key`: none of the supported
@@ -600,16 +613,28 @@ pub fn symmetric_state_max_tag_len(
     Ok(())
 }
 
-/// Copies `data_len` guest bytes at `data` to the host (they may overlap the output).
-fn read_data(mem: &GuestMem<'_>, data: u32, data_len: u32) -> CR<Zeroizing<Vec<u8>>> {
-    Ok(Zeroizing::new(mem.slice(data, data_len)?.to_vec()))
+/// Copies `data_len` guest bytes at `data` to the host (they may overlap the output), with
+/// room for a tag after them; the copy is as large as the guest says, so it is fallible
+/// (`internal_error`).
+fn read_data(
+    svc: &dyn Services,
+    mem: &GuestMem<'_>,
+    data: u32,
+    data_len: u32,
+) -> CR<Zeroizing<Vec<u8>>> {
+    let bytes = mem.slice(data, data_len)?;
+    Ok(Zeroizing::new(fallible::copy_with_spare(
+        svc,
+        bytes,
+        GCM_TAG_LEN,
+    )?))
 }
 
 /// `symmetric_state_encrypt(state, out, data) -> size`: ciphertext followed by the 16-byte
 /// tag; `out` must hold at least `data_len + 16` bytes (`overflow`).
 pub fn symmetric_state_encrypt(
     cx: &mut CryptoCtx,
-    _svc: &mut dyn Services,
+    svc: &mut dyn Services,
     mem: &mut GuestMem<'_>,
     h: u32,
     out: u32,
@@ -620,7 +645,7 @@ pub fn symmetric_state_encrypt(
 ) -> CR {
     let st = cx.handles.state_mut(h)?;
     st.check_nonce()?;
-    let mut buf = read_data(mem, data, data_len)?;
+    let mut buf = read_data(svc, mem, data, data_len)?;
     mem.slice(out, out_len)?;
     check_out(mem, out_size, 4)?;
     let total = buf
@@ -641,7 +666,7 @@ pub fn symmetric_state_encrypt(
 /// must have the same length (`invalid_length`).
 pub fn symmetric_state_encrypt_detached(
     cx: &mut CryptoCtx,
-    _svc: &mut dyn Services,
+    svc: &mut dyn Services,
     mem: &mut GuestMem<'_>,
     h: u32,
     out: u32,
@@ -651,7 +676,7 @@ pub fn symmetric_state_encrypt_detached(
     out_tag: u32,
 ) -> CR {
     cx.handles.state_mut(h)?.check_nonce()?;
-    let mut buf = read_data(mem, data, data_len)?;
+    let mut buf = read_data(svc, mem, data, data_len)?;
     mem.slice(out, out_len)?;
     check_out(mem, out_tag, 4)?;
     if out_len != data_len {
@@ -660,7 +685,13 @@ pub fn symmetric_state_encrypt_detached(
     cx.handles.ensure_room()?;
     let tag = cx.handles.state_mut(h)?.encrypt_in_place(&mut buf)?;
     mem.write_bytes(out, &buf)?;
-    push(cx, mem, out_tag, Object::Tag(Zeroizing::new(tag.to_vec())))
+    push(
+        cx,
+        svc,
+        mem,
+        out_tag,
+        Object::Tag(Zeroizing::new(tag.to_vec())),
+    )
 }
 
 /// `symmetric_state_decrypt(state, out, data) -> size`: `data` is ciphertext followed by the
@@ -668,7 +699,7 @@ pub fn symmetric_state_encrypt_detached(
 /// (`overflow`). On `invalid_tag` `out` is zeroed (as the reference implementation does).
 pub fn symmetric_state_decrypt(
     cx: &mut CryptoCtx,
-    _svc: &mut dyn Services,
+    svc: &mut dyn Services,
     mem: &mut GuestMem<'_>,
     h: u32,
     out: u32,
@@ -679,7 +710,7 @@ pub fn symmetric_state_decrypt(
 ) -> CR {
     let st = cx.handles.state_mut(h)?;
     st.check_nonce()?;
-    let mut buf = read_data(mem, data, data_len)?;
+    let mut buf = read_data(svc, mem, data, data_len)?;
     mem.slice(out, out_len)?;
     check_out(mem, out_size, 4)?;
     let Some(ct_len) = buf.len().checked_sub(GCM_TAG_LEN) else {
@@ -703,7 +734,7 @@ pub fn symmetric_state_decrypt(
 /// zeroed.
 pub fn symmetric_state_decrypt_detached(
     cx: &mut CryptoCtx,
-    _svc: &mut dyn Services,
+    svc: &mut dyn Services,
     mem: &mut GuestMem<'_>,
     h: u32,
     out: u32,
@@ -716,14 +747,15 @@ pub fn symmetric_state_decrypt_detached(
 ) -> CR {
     let st = cx.handles.state_mut(h)?;
     st.check_nonce()?;
-    let mut buf = read_data(mem, data, data_len)?;
-    let tag = mem.slice(tag, tag_len)?.to_vec();
+    let mut buf = read_data(svc, mem, data, data_len)?;
+    // Only a 16-byte tag can verify: keep that one, anything else is `invalid_tag` below.
+    let tag: Option<[u8; GCM_TAG_LEN]> = mem.slice(tag, tag_len)?.try_into().ok();
     mem.slice(out, out_len)?;
     check_out(mem, out_size, 4)?;
     if out_len != data_len {
         return Err(CryptoErrno::InvalidLength);
     }
-    if let Err(e) = st.decrypt_in_place(&mut buf, &tag) {
+    if let Err(e) = st.decrypt_in_place(&mut buf, tag.as_ref().map_or(&[][..], |t| &t[..])) {
         mem.slice_mut(out, out_len)?.fill(0);
         return Err(e);
     }

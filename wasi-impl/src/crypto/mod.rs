@@ -113,6 +113,14 @@ impl From<Errno> for CryptoErrno {
     }
 }
 
+impl From<crate::fallible::NoMemory> for CryptoErrno {
+    /// The host could not hold the data (heap gauge or allocation failure): the proposal
+    /// has no out-of-memory code, so `internal_error`.
+    fn from(_: crate::fallible::NoMemory) -> Self {
+        CryptoErrno::InternalError
+    }
+}
+
 /// Result of a wasi-crypto function.
 pub type CR<T = ()> = Result<T, CryptoErrno>;
 

@@ -8,6 +8,8 @@
 //! second one is `nonce_required`, so a state can never reuse a nonce).
 
 use super::{CR, CryptoErrno};
+use crate::Services;
+use crate::fallible;
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit};
 use alloc::boxed::Box;
@@ -147,12 +149,12 @@ impl SymOptions {
     }
 
     /// `options_set`.
-    pub fn set(&mut self, name: &[u8], value: &[u8]) -> CR {
+    pub fn set(&mut self, name: &[u8], value: &[u8], svc: &dyn Services) -> CR {
         let slot = self.bytes_slot(name)?;
         if value.len() > MAX_OPTION_LEN {
             return Err(CryptoErrno::InvalidLength);
         }
-        *slot = Some(value.to_vec());
+        *slot = Some(fallible::copy_with_spare(svc, value, 0)?);
         Ok(())
     }
 
@@ -354,8 +356,9 @@ impl SymState {
     }
 
     /// `symmetric_state_absorb`: hash/MAC input, or AES-GCM associated data (at most
-    /// [`MAX_AD_LEN`] bytes in total: `overflow`).
-    pub fn absorb(&mut self, data: &[u8]) -> CR {
+    /// [`MAX_AD_LEN`] bytes in total: `overflow`; `internal_error` if the host cannot hold
+    /// it).
+    pub fn absorb(&mut self, data: &[u8], svc: &dyn Services) -> CR {
         match &mut self.inner {
             Inner::Sha256(h) => h.update(data),
             Inner::Sha512(h) => h.update(data),
@@ -366,10 +369,28 @@ impl SymState {
                 if total.is_none_or(|t| t > MAX_AD_LEN) {
                     return Err(CryptoErrno::Overflow);
                 }
-                a.ad.extend_from_slice(data);
+                fallible::extend(svc, &mut a.ad, data)?;
             }
         }
         Ok(())
+    }
+
+    /// `symmetric_state_clone`: an independent copy; the associated data of an AES-GCM
+    /// state (up to [`MAX_AD_LEN`] bytes) is copied fallibly (`internal_error`).
+    pub fn try_clone(&self, svc: &dyn Services) -> CR<SymState> {
+        let inner = match &self.inner {
+            Inner::Aead(a) => Inner::Aead(Box::new(AeadState {
+                gcm: a.gcm.clone(),
+                ad: fallible::copy_with_spare(svc, &a.ad, 0)?,
+                nonce: a.nonce,
+            })),
+            other => other.clone(),
+        };
+        Ok(SymState {
+            alg: self.alg,
+            inner,
+            options: self.options.clone(),
+        })
     }
 
     /// `symmetric_state_squeeze`: a hash's digest of everything absorbed so far, truncated to
@@ -461,6 +482,7 @@ impl SymState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::tests::Svc;
 
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len())
@@ -485,8 +507,8 @@ mod tests {
     fn sha512_abc_and_truncation() {
         // FIPS 180-2 appendix C.1 ("abc").
         let mut s = SymState::open(Alg::Sha512, None, None).unwrap();
-        s.absorb(b"ab").unwrap();
-        s.absorb(b"c").unwrap();
+        s.absorb(b"ab", &Svc::default()).unwrap();
+        s.absorb(b"c", &Svc::default()).unwrap();
         let mut out = [0u8; 64];
         s.squeeze(&mut out).unwrap();
         assert_eq!(
@@ -519,7 +541,7 @@ mod tests {
             Err(CryptoErrno::NonceRequired)
         );
         let mut o = SymOptions::default();
-        o.set(b"NONCE", &[0; 8]).unwrap();
+        o.set(b"NONCE", &[0; 8], &Svc::default()).unwrap();
         assert_eq!(
             SymState::open(Alg::Aes128Gcm, Some(&hk), Some(&o)).map(|_| ()),
             Err(CryptoErrno::InvalidNonce)
@@ -536,7 +558,10 @@ mod tests {
             SymKey::import(Alg::Sha256, &[0; 16]).map(|_| ()),
             Err(CryptoErrno::UnsupportedFeature)
         );
-        assert_eq!(o.set(b"bogus", b""), Err(CryptoErrno::UnsupportedOption));
+        assert_eq!(
+            o.set(b"bogus", b"", &Svc::default()),
+            Err(CryptoErrno::UnsupportedOption)
+        );
         assert_eq!(o.get(b"salt"), Err(CryptoErrno::OptionNotSet));
     }
 
@@ -555,9 +580,9 @@ mod tests {
     fn gcm_nonce_is_single_use_and_tamper_is_invalid_tag() {
         let k = SymKey::import(Alg::Aes256Gcm, &[1; 32]).unwrap();
         let mut o = SymOptions::default();
-        o.set(b"nonce", &[2; 12]).unwrap();
+        o.set(b"nonce", &[2; 12], &Svc::default()).unwrap();
         let mut e = SymState::open(Alg::Aes256Gcm, Some(&k), Some(&o)).unwrap();
-        e.absorb(b"ad").unwrap();
+        e.absorb(b"ad", &Svc::default()).unwrap();
         let mut buf = *b"secret";
         let tag = e.encrypt_in_place(&mut buf).unwrap();
         assert_eq!(
@@ -566,7 +591,7 @@ mod tests {
         );
         let mut d = SymState::open(Alg::Aes256Gcm, Some(&k), Some(&o)).unwrap();
         let mut d2 = d.clone();
-        d.absorb(b"ad").unwrap();
+        d.absorb(b"ad", &Svc::default()).unwrap();
         let mut p = buf;
         d.decrypt_in_place(&mut p, &tag).unwrap();
         assert_eq!(&p, b"secret");

@@ -14,11 +14,13 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 #[derive(Debug, Default)]
-struct Svc {
+pub(crate) struct Svc {
     out: Vec<u8>,
     rng: u8,
     sealing: Option<[u8; 32]>,
     sealing_asked: Vec<u64>,
+    /// What `has_heap_room` grants (`None`: anything).
+    pub(crate) heap_room: Option<usize>,
 }
 
 impl Services for Svc {
@@ -48,6 +50,9 @@ impl Services for Svc {
         Ok(0)
     }
     fn sleep_until(&mut self, _deadline_ns: u64) {}
+    fn has_heap_room(&self, bytes: usize) -> bool {
+        self.heap_room.is_none_or(|r| bytes <= r)
+    }
     fn sealing_key(&mut self, field_select: u64) -> Option<[u8; 32]> {
         self.sealing_asked.push(field_select);
         self.sealing
@@ -851,4 +856,76 @@ fn crypto_work_is_charged_fuel() {
     let rep = run(&big, watched(None), &mut Svc::default());
     assert_eq!(rep.outcome, Outcome::Exited(0));
     assert!(rep.fuel_used > crate::FUEL_SLICE, "{}", rep.fuel_used);
+}
+
+/// Guest-sized host copies (associated data, plaintext) are fallible: past the embedder's
+/// heap gauge they are `internal_error`, and the guest goes on.
+#[test]
+fn heap_exhaustion_is_internal_error() {
+    let mut data = opt_records().to_vec();
+    data.extend([
+        (0x400, &b"AES-128-GCM"[..]),
+        (0x420, b"nonce"),
+        (0x1000, &[7u8; 16][..]),
+        (0x1100, &[9u8; 12][..]),
+    ]);
+    let body = format!(
+        r#"
+    (call $r (call $symmetric_key_import (i32.const 0x400) (i32.const 11) (i32.const 0x1000) (i32.const 16) (i32.const 0x100)))
+    (i32.store (i32.const 0x20c) (i32.load (i32.const 0x100)))
+    (call $r (call $options_open (i32.const 1) (i32.const 0x104)))
+    (i32.store (i32.const 0x214) (i32.load (i32.const 0x104)))
+    (call $r (call $options_set (i32.load (i32.const 0x104)) (i32.const 0x420) (i32.const 5) (i32.const 0x1100) (i32.const 12)))
+    (call $r (call $symmetric_state_open (i32.const 0x400) (i32.const 11) (i32.const {SOME}) (i32.const {SOME2}) (i32.const 0x108)))
+    ;; two pages at a time fit the gauge: 6 pages of memory
+    (drop (memory.grow (i32.const 2)))
+    (drop (memory.grow (i32.const 2)))
+    ;; 100,000 bytes of associated data fit, 200,000 do not
+    (call $r (call $symmetric_state_absorb (i32.load (i32.const 0x108)) (i32.const 0x4000) (i32.const 100000)))
+    (call $r (call $symmetric_state_absorb (i32.load (i32.const 0x108)) (i32.const 0x4000) (i32.const 100000)))
+    (call $r (call $symmetric_state_clone (i32.load (i32.const 0x108)) (i32.const 0x10c)))
+    ;; the host copy of 150,000 bytes of plaintext does not fit either; the state is intact
+    (call $r (call $symmetric_state_encrypt (i32.load (i32.const 0x108)) (i32.const 0x4000) (i32.const 150016)
+      (i32.const 0x4000) (i32.const 150000) (i32.const 0x110)))
+    (call $r (call $symmetric_state_encrypt (i32.load (i32.const 0x108)) (i32.const 0x4000) (i32.const 116)
+      (i32.const 0x4000) (i32.const 100) (i32.const 0x110)))
+    (call $dump (i32.const 0x110) (i32.const 4))
+    "#
+    );
+    let svc = Svc {
+        heap_room: Some(140_000),
+        ..Svc::default()
+    };
+    let (out, _) = run_guest(&module(&data, &body), svc);
+    let mut r = Rd(out, 0);
+    for _ in 0..4 {
+        r.ok();
+    }
+    r.ok();
+    r.err(E::InternalError);
+    r.ok();
+    r.err(E::InternalError);
+    r.ok();
+    assert_eq!(r.bytes(4), 116u32.to_le_bytes());
+    r.done();
+}
+
+/// A state's clone copies its associated data fallibly.
+#[test]
+fn state_clone_is_fallible() {
+    use super::symmetric::{Alg, SymKey, SymOptions, SymState};
+    let key = SymKey::import(Alg::Aes256Gcm, &[1; 32]).unwrap();
+    let mut o = SymOptions::default();
+    o.set(b"nonce", &[2; 12], &Svc::default()).unwrap();
+    let mut st = SymState::open(Alg::Aes256Gcm, Some(&key), Some(&o)).unwrap();
+    st.absorb(&[3; 1000], &Svc::default()).unwrap();
+    let tight = Svc {
+        heap_room: Some(999),
+        ..Svc::default()
+    };
+    assert_eq!(st.try_clone(&tight).map(|_| ()), Err(E::InternalError));
+    assert!(st.try_clone(&Svc::default()).is_ok());
+    let mut sha = SymState::open(Alg::Sha256, None, None).unwrap();
+    sha.absorb(&[3; 1000], &tight).unwrap();
+    assert!(sha.try_clone(&tight).is_ok());
 }
