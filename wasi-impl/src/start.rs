@@ -52,13 +52,19 @@ fn defer_inner(wasm: &[u8]) -> Option<Start> {
     if export_at.is_some_and(|e| e > start_at) {
         return None;
     }
-    let start = sections[start_at].2;
+    let start = sections.get(start_at)?.2;
     let mut p = 0;
     let func = read_leb(start, &mut p)?;
     if p != start.len() {
         return None;
     }
-    let existing = export_at.map(|e| (sections[e].1, sections[e].2));
+    let existing = match export_at {
+        Some(e) => {
+            let (_, offset, contents) = sections.get(e)?;
+            Some((*offset, *contents))
+        }
+        None => None,
+    };
     if let Some((offset, contents)) = existing {
         for export in ExportSectionReader::new(BinaryReader::new(contents, offset)).ok()? {
             if export.ok()?.name == START_EXPORT {

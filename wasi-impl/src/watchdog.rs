@@ -54,7 +54,7 @@ impl FuelMeter {
     /// operation costing `required`; `None` when the guest's own budget cannot (the guest
     /// is out of fuel, as it would be without slicing).
     pub fn grant(&mut self, required: u64) -> Option<u64> {
-        let left = self.limit - self.used;
+        let left = self.limit.saturating_sub(self.used);
         if required > left {
             self.granted = 0;
             return None;
@@ -85,13 +85,17 @@ impl FuelMeter {
         if let Some(left) = in_store.checked_sub(cost) {
             return Some(left);
         }
-        let pool = self.limit - self.used - self.granted;
-        if cost - in_store > pool {
+        // used + granted <= limit always holds; saturate anyway rather than trust it.
+        let pool = self
+            .limit
+            .saturating_sub(self.used)
+            .saturating_sub(self.granted);
+        if cost.saturating_sub(in_store) > pool {
             self.used = self.limit;
             self.granted = 0;
             return None;
         }
-        self.used += cost;
+        self.used = self.used.saturating_add(cost).min(self.limit);
         self.granted = 0;
         Some(0)
     }

@@ -10,8 +10,10 @@
 //! decisions are `elastic_core::watchdog`'s. With interrupts enabled during guest execution,
 //! the interrupt path must stay free of locks, allocation and AVX (the entry stubs save only
 //! the legacy SSE state): it reads the TSC, writes APIC registers and atomics, nothing else.
-//! Under SEV-SNP the EOI write would need the GHCB, so there the APIC must stay unavailable
-//! (or `watchdog_arm` must not enable interrupts) until the #VC path is interrupt-safe.
+//! Under SEV-SNP the kernel does not initialise the APIC (its MMIO would need #VC emulation,
+//! and an EOI from interrupt context would race the GHCB): [`watchdog_arm`] then only records
+//! the deadline, interrupts stay off, and the watchdog is the TSC comparison between fuel
+//! slices (with Secure TSC, a clock the hypervisor cannot skew), sleeps spinning up to it.
 
 use super::{cpu, interrupts};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
