@@ -713,3 +713,117 @@ fn heap_exhaustion_reaches_the_guest_as_errors_not_a_kernel_abort() {
     assert_eq!(out.guest_output(), "survived\n");
     assert!(!out.has("kernel panic"), "{}", out.serial());
 }
+
+/// A guest that calls `proc_exit(code)`.
+fn exit_guest(code: u32) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (call $exit (i32.const {code}))))"#
+    ))
+    .expect("valid wat")
+}
+
+/// `call_indirect` through a table entry whose type differs from the call's.
+fn indirect_mismatch_guest() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+  (type $void (func))
+  (type $takes_i32 (func (param i32)))
+  (table 1 funcref)
+  (elem (i32.const 0) $f)
+  (func $f (param i32))
+  (memory (export "memory") 1)
+  (func (export "_start") (call_indirect (type $void) (i32.const 0))))"#,
+    )
+    .expect("valid wat")
+}
+
+/// Asks for the largest possible `memory.grow` (4 GiB) and for 64 KiB more than the limit
+/// allows in one step: both must return -1, and the guest says so on stdout.
+fn huge_alloc_guest() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "huge allocation refused\n")
+  (func (export "_start")
+    (if (i32.ne (memory.grow (i32.const 65535)) (i32.const -1)) (then unreachable))
+    (if (i32.ne (memory.grow (i32.const 1025)) (i32.const -1)) (then unreachable))
+    (i32.store (i32.const 0) (i32.const 100))
+    (i32.store (i32.const 4) (i32.const 24))
+    (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#,
+    )
+    .expect("valid wat")
+}
+
+/// Writes 1 MiB of 'x' and a newline to stdout in one `fd_write`.
+fn big_write_guest() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 17)
+  (func (export "_start")
+    (memory.fill (i32.const 4096) (i32.const 120) (i32.const 1048576))
+    (i32.store8 (i32.const 1052672) (i32.const 10))
+    (i32.store (i32.const 0) (i32.const 4096))
+    (i32.store (i32.const 4) (i32.const 1048577))
+    (if (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)) (then unreachable))
+    (if (i32.ne (i32.load (i32.const 8)) (i32.const 1048577)) (then unreachable))))"#,
+    )
+    .expect("valid wat")
+}
+
+#[test]
+fn every_fault_kind_and_exit_code_is_reported_by_name_and_the_next_guest_runs() {
+    let mut huge = guest("huge-alloc", "huge.wasm");
+    huge.limits.max_memory_bytes = 64 << 20;
+    let mut big = guest("big-write", "big.wasm");
+    big.output = elastic_bundle::OutputMode::Raw;
+    let manifest = Manifest {
+        guests: vec![
+            guest("exit-0", "exit0.wasm"),
+            big,
+            huge,
+            guest("indirect", "indirect.wasm"),
+            guest("exit-1", "exit1.wasm"),
+            guest("exit-255", "exit255.wasm"),
+            guest("exit-256", "exit256.wasm"),
+            guest("survivor", "echo.wasm"),
+        ],
+        ..Manifest::default()
+    };
+    let image = bundle_image(
+        "fault-kinds",
+        manifest,
+        vec![
+            ("exit0.wasm", exit_guest(0)),
+            ("big.wasm", big_write_guest()),
+            ("huge.wasm", huge_alloc_guest()),
+            ("indirect.wasm", indirect_mismatch_guest()),
+            ("exit1.wasm", exit_guest(1)),
+            ("exit255.wasm", exit_guest(255)),
+            ("exit256.wasm", exit_guest(256)),
+            ("echo.wasm", echo_guest(0)),
+        ],
+    );
+    let out = run(image);
+    // The first failure (the signature-mismatch trap) decides the image's code: 100.
+    out.expect_code(100)
+        .expect("guest exit-0: exit 0")
+        .expect("guest big-write: exit 0")
+        .expect("huge allocation refused")
+        .expect("guest huge-alloc: exit 0")
+        .expect("guest indirect: trap BadSignature")
+        .expect("guest exit-1: exit 1")
+        // As wasmtime: proc_exit codes of 126 and up end the guest with an error.
+        .expect("guest exit-255: trap Host: proc_exit(255): exit with invalid exit status")
+        .expect("guest exit-256: trap Host: proc_exit(256): exit with invalid exit status")
+        .expect("guest survivor: exit 0");
+    let x_run = "x".repeat(1 << 20);
+    assert!(
+        out.serial().contains(&format!("{x_run}\n")),
+        "the 1 MiB write did not arrive whole"
+    );
+}
