@@ -5,7 +5,10 @@
 //! limit, 114 = bundle refused).
 
 use elastic_bundle::{Guest, Manifest, Preopen};
-use elastic_tests::{Boot, Image, Outcome, bundle_image, exporting_out, scratch_dir};
+use elastic_tests::{
+    Boot, Image, Outcome, built_guest_image, bundle_image, elastic_run_guest, exporting_out,
+    scratch_dir,
+};
 
 /// Writes each argument (after argv[0]) and each `KEY=VALUE` on its own line, then copies stdin
 /// to stdout, then exits with `code`.
@@ -483,20 +486,7 @@ fn exceeding_the_memory_limit_is_reported_and_the_next_guest_runs() {
 
 #[test]
 fn the_wasi_crypto_guest_passes_its_known_answers_and_misuse_checks_in_qemu() {
-    let mut g = guest("crypto-check", "crypto-check.wasm");
-    g.args = vec!["all".into()];
-    let manifest = Manifest {
-        guests: vec![g],
-        ..Manifest::default()
-    };
-    let image = bundle_image(
-        "crypto-check",
-        manifest,
-        vec![(
-            "crypto-check.wasm",
-            elastic_tests::guest_wasm("crypto-check"),
-        )],
-    );
+    let image = built_guest_image(Image::Plain, "crypto-check", "crypto-check", &["all"]);
     let out = run(image);
     out.expect_code(0).expect("ok crypto-check all");
     // In plain QEMU there is no PSP, so the sealing key is reported as unsupported.
@@ -506,14 +496,7 @@ fn the_wasi_crypto_guest_passes_its_known_answers_and_misuse_checks_in_qemu() {
 
 #[test]
 fn the_wasi_crypto_guest_passes_under_elastic_run_too() {
-    elastic_tests::guest_wasm("crypto-check");
-    let root = elastic_tests::repo_root();
-    let out = std::process::Command::new(root.join("scripts/elastic"))
-        .arg("run")
-        .arg(root.join("target/guests/crypto-check.wasm"))
-        .arg("all")
-        .output()
-        .expect("run elastic");
+    let out = elastic_run_guest("crypto-check", &["all"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -543,19 +526,11 @@ ok api == wasm (sha256 x2, aes-256-gcm x2, decrypt x1)
 fn the_kernels_native_crypto_matches_the_same_algorithms_compiled_to_wasm() {
     // The known-answer vectors of crypto-check are a few blocks long; this compares whole
     // 64 KiB messages, which take the kernel's wide (multi-block AES-NI, PCLMULQDQ) paths.
-    let mut g = guest("bench-crypto", "bench-crypto.wasm");
-    g.args = BENCH_CRYPTO_ARGS.iter().map(|a| a.to_string()).collect();
-    let manifest = Manifest {
-        guests: vec![g],
-        ..Manifest::default()
-    };
-    let image = bundle_image(
+    let image = built_guest_image(
+        Image::Plain,
         "bench-crypto",
-        manifest,
-        vec![(
-            "bench-crypto.wasm",
-            elastic_tests::guest_wasm("bench-crypto"),
-        )],
+        "bench-crypto",
+        &BENCH_CRYPTO_ARGS,
     );
     let out = run(image);
     out.expect_code(0);
@@ -566,14 +541,7 @@ fn the_kernels_native_crypto_matches_the_same_algorithms_compiled_to_wasm() {
 
 #[test]
 fn elastic_runs_native_crypto_matches_the_same_algorithms_compiled_to_wasm() {
-    elastic_tests::guest_wasm("bench-crypto");
-    let root = elastic_tests::repo_root();
-    let out = std::process::Command::new(root.join("scripts/elastic"))
-        .arg("run")
-        .arg(root.join("target/guests/bench-crypto.wasm"))
-        .args(BENCH_CRYPTO_ARGS)
-        .output()
-        .expect("run elastic");
+    let out = elastic_run_guest("bench-crypto", &BENCH_CRYPTO_ARGS);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout == BENCH_CRYPTO_STDOUT,
@@ -854,12 +822,7 @@ fn a_100_mib_stdout_write_arrives_whole_under_elastic_run() {
     let dir = scratch_dir("flood");
     let wasm = dir.join("flood.wasm");
     std::fs::write(&wasm, flood_guest()).expect("write flood.wasm");
-    let root = elastic_tests::repo_root();
-    let out = std::process::Command::new(root.join("scripts/elastic"))
-        .arg("run")
-        .arg(&wasm)
-        .output()
-        .expect("run elastic");
+    let out = elastic_tests::elastic_run(&wasm, &[]);
     assert!(
         out.status.success(),
         "{}",

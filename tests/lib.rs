@@ -349,3 +349,37 @@ pub fn guest_wasm(name: &str) -> Vec<u8> {
     }
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// An image (on `kernel`) whose bundle holds one built test guest (`target/guests/NAME.wasm`,
+/// built on demand) run with `args`, named NAME.
+pub fn built_guest_image(kernel: Image, scratch: &str, name: &str, args: &[&str]) -> PathBuf {
+    let file = format!("{name}.wasm");
+    let mut g = elastic_bundle::Guest::new(name, &file);
+    g.args = args.iter().map(|a| a.to_string()).collect();
+    let manifest = elastic_bundle::Manifest {
+        guests: vec![g],
+        ..elastic_bundle::Manifest::default()
+    };
+    bundle_image_on(kernel, scratch, manifest, vec![(&file, guest_wasm(name))])
+}
+
+/// Runs `scripts/elastic run WASM ARGS...` (the host runner) and returns its output.
+pub fn elastic_run(wasm: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(repo_root().join("scripts/elastic"))
+        .arg("run")
+        .arg(wasm)
+        .args(args)
+        .output()
+        .expect("run scripts/elastic")
+}
+
+/// [`elastic_run`] of the built test guest NAME (built on demand).
+pub fn elastic_run_guest(name: &str, args: &[&str]) -> std::process::Output {
+    guest_wasm(name);
+    elastic_run(
+        &repo_root()
+            .join("target/guests")
+            .join(format!("{name}.wasm")),
+        args,
+    )
+}

@@ -73,20 +73,11 @@ fn wasi_crypto_sealing_key_comes_from_the_simulated_psp() {
     // SNP (here the simulated PSP's MSG_KEY_REQ), seals and unseals with AES-256-GCM, and
     // cannot be exported; in plain QEMU the same guest gets `unsupported_feature`
     // (tests/guests.rs).
-    let mut g = Guest::new("crypto-check", "crypto-check.wasm");
-    g.args = vec!["sealing".into()];
-    let manifest = elastic_bundle::Manifest {
-        guests: vec![g],
-        ..elastic_bundle::Manifest::default()
-    };
-    let image = bundle_image_on(
+    let image = elastic_tests::built_guest_image(
         Image::SnpSim,
         "snp-sim-sealing",
-        manifest,
-        vec![(
-            "crypto-check.wasm",
-            elastic_tests::guest_wasm("crypto-check"),
-        )],
+        "crypto-check",
+        &["sealing"],
     );
     let out = Boot::new(Image::File(image)).run();
     out.expect_code(0)
