@@ -26,7 +26,7 @@ use elastic_snp::messages::{
 };
 use elastic_snp::report::{AttestationReport, REPORT_SIZE, TcbLayout};
 use elastic_snp::secrets_page::Vmpck;
-use snp_sim::psp::{LaunchState, PspSim, SimError, cert_blob};
+use snp_sim::psp::{LaunchState, PspSim, cert_blob};
 
 /// The VMPCKs the simulated PSP and the guest share.
 pub const KEYS: [[u8; 32]; 4] = [[0x31; 32], [0x32; 32], [0x33; 32], [0x34; 32]];
@@ -60,13 +60,7 @@ impl GuestRequestTransport for Hostile<'_, '_> {
         let r = self
             .psp
             .guest_request(request_page, response_page, certs.as_deref_mut())
-            .map_err(|e| match e {
-                SimError::Busy => TransportError::Busy,
-                SimError::InvalidLen { pages_needed } => {
-                    TransportError::InvalidLen { pages_needed }
-                }
-                SimError::PspStatus(s) => TransportError::PspStatus(s),
-            });
+            .map_err(TransportError::from);
         if action >= 0xE0 {
             let fill = self.input.take_rest();
             let n = fill.len().min(PAGE_SIZE);

@@ -56,20 +56,6 @@ pub fn open_ghcb(secure_tsc: bool) -> Option<SnpServices> {
     SnpServices::new(Box::new(GhcbTransport), key, "SNP", trust)
 }
 
-/// Any guest-request transport (the GHCB, or the test image's PSP simulator).
-pub struct Transport(pub Box<dyn GuestRequestTransport>);
-
-impl GuestRequestTransport for Transport {
-    fn guest_request(
-        &mut self,
-        request_page: &[u8; PAGE_SIZE],
-        response_page: &mut [u8; PAGE_SIZE],
-        certs: Option<&mut [u8]>,
-    ) -> Result<(), TransportError> {
-        self.0.guest_request(request_page, response_page, certs)
-    }
-}
-
 /// The private request and response staging pages of the session (the transport copies them
 /// to and from the shared pages).
 struct PrivatePages {
@@ -88,7 +74,8 @@ impl PrivatePages {
 
 /// The SNP services one image's guests share (one session on VMPCK0, one sequence space).
 pub struct SnpServices {
-    session: GuestRequestSession<Transport>,
+    /// The session over any transport (the GHCB, or the test image's PSP simulator).
+    session: GuestRequestSession<Box<dyn GuestRequestTransport>>,
     pages: PrivatePages,
     certs: Option<Vec<u8>>,
     /// Log prefix: "SNP", or "SIMULATED SNP" in the test image.
@@ -115,8 +102,7 @@ impl SnpServices {
         label: &'static str,
         clock_trust: ClockTrust,
     ) -> Option<Self> {
-        match GuestRequestSession::new(Transport(transport), vmpck0, 0, 0, SessionConfig::default())
-        {
+        match GuestRequestSession::new(transport, vmpck0, 0, 0, SessionConfig::default()) {
             Ok(session) => Some(Self {
                 session,
                 pages: PrivatePages {

@@ -1,16 +1,15 @@
 //! Test-only SEV-SNP services (feature `snp-sim`): the `elastic_snp` guest calls are answered
 //! by elastic-snp's guest-message session (AMD 56860 §7 messages, §8.26 AEAD) whose transport
-//! is snp-sim's PSP simulator in memory, in place of the GHCB guest request (AMD 56421
+//! is snp-sim's PSP simulator in memory (its `guest-transport` adapter), in place of the GHCB guest request (AMD 56421
 //! §4.1.8). Reports are signed with the simulator's test P-384 key, so they prove nothing
 //! about this machine: this image is not a confidential VM, and every log line says
 //! SIMULATED. Used by the QEMU test that checks the WASI extension end to end.
 
 use crate::snp_services::SnpServices;
 use alloc::boxed::Box;
-use elastic_snp::guest_msg::{GuestRequestTransport, PAGE_SIZE, TransportError};
 use elastic_snp::secrets_page::Vmpck;
 use log::info;
-use snp_sim::psp::{KERNEL_TEST_SEED, KERNEL_TEST_VMPCKS, LaunchState, PspSim, SimError};
+use snp_sim::psp::{KERNEL_TEST_SEED, KERNEL_TEST_VMPCKS, LaunchState, PspSim};
 use wasi_impl::ClockTrust;
 
 /// The fixed test VMPCK0..3 both sides share (a real guest reads them from the secrets page),
@@ -19,28 +18,6 @@ use wasi_impl::ClockTrust;
 const SIM_VMPCKS: [[u8; 32]; 4] = KERNEL_TEST_VMPCKS;
 const SIM_SEED: &[u8] = KERNEL_TEST_SEED;
 
-/// The simulator behind the guest-request transport trait.
-struct SimTransport(PspSim);
-
-impl GuestRequestTransport for SimTransport {
-    fn guest_request(
-        &mut self,
-        request_page: &[u8; PAGE_SIZE],
-        response_page: &mut [u8; PAGE_SIZE],
-        certs: Option<&mut [u8]>,
-    ) -> Result<(), TransportError> {
-        self.0
-            .guest_request(request_page, response_page, certs)
-            .map_err(|e| match e {
-                SimError::Busy => TransportError::Busy,
-                SimError::InvalidLen { pages_needed } => {
-                    TransportError::InvalidLen { pages_needed }
-                }
-                SimError::PspStatus(s) => TransportError::PspStatus(s),
-            })
-    }
-}
-
 /// The simulated services, and says so in the log.
 pub fn open() -> Option<SnpServices> {
     info!("SIMULATED SNP: PSP simulator in place of the GHCB transport; not a confidential VM");
@@ -48,7 +25,7 @@ pub fn open() -> Option<SnpServices> {
     let [key0, ..] = SIM_VMPCKS;
     // An SNP guest without Secure TSC: the (here simulated) host controls the TSC.
     SnpServices::new(
-        Box::new(SimTransport(psp)),
+        Box::new(psp),
         Vmpck::new(key0),
         "SIMULATED SNP",
         ClockTrust::Hypervisor,

@@ -571,6 +571,18 @@ pub trait GuestRequestTransport {
     ) -> Result<(), TransportError>;
 }
 
+/// A boxed transport is a transport (so one session type serves several transports).
+impl<T: GuestRequestTransport + ?Sized> GuestRequestTransport for alloc::boxed::Box<T> {
+    fn guest_request(
+        &mut self,
+        request_page: &[u8; PAGE_SIZE],
+        response_page: &mut [u8; PAGE_SIZE],
+        certs: Option<&mut [u8]>,
+    ) -> Result<(), TransportError> {
+        (**self).guest_request(request_page, response_page, certs)
+    }
+}
+
 /// Why a [`GuestRequestSession`] request failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionError {

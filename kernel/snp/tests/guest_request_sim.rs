@@ -5,9 +5,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use elastic_snp::cert_table::{CertKind, CertTable, GUID_ARK, GUID_ASK, GUID_VCEK};
 use elastic_snp::guest_msg::{
-    AAD_RANGE, GuestRequestSession, GuestRequestTransport, HEADER_SIZE, MsgType, PAGE_SIZE,
-    RequestParams, ResponseError, SessionConfig, SessionError, SharedPages, TransportError,
-    seal_request,
+    AAD_RANGE, GuestRequestSession, HEADER_SIZE, MsgType, PAGE_SIZE, RequestParams, ResponseError,
+    SessionConfig, SessionError, SharedPages, TransportError, seal_request,
 };
 use elastic_snp::messages::{
     GuestFieldSelect, KeyRequest, KeySel, ReportRequest, RootKey, STATUS_INVALID_KEY,
@@ -17,31 +16,9 @@ use elastic_snp::report::{AttestationReport, TcbLayout};
 use elastic_snp::secrets_page::Vmpck;
 use p384::ecdsa::Signature;
 use p384::ecdsa::signature::Verifier;
-use snp_sim::psp::{LaunchState, Misbehavior, PspSim, SimError, cert_blob};
+use snp_sim::psp::{LaunchState, Misbehavior, PspSim, cert_blob};
 
 const KEYS: [[u8; 32]; 4] = [[0x31; 32], [0x32; 32], [0x33; 32], [0x34; 32]];
-
-/// Adapter: the simulator's plain method → the guest's transport trait.
-struct Sim(PspSim);
-
-impl GuestRequestTransport for Sim {
-    fn guest_request(
-        &mut self,
-        request_page: &[u8; PAGE_SIZE],
-        response_page: &mut [u8; PAGE_SIZE],
-        certs: Option<&mut [u8]>,
-    ) -> Result<(), TransportError> {
-        self.0
-            .guest_request(request_page, response_page, certs)
-            .map_err(|e| match e {
-                SimError::Busy => TransportError::Busy,
-                SimError::InvalidLen { pages_needed } => {
-                    TransportError::InvalidLen { pages_needed }
-                }
-                SimError::PspStatus(s) => TransportError::PspStatus(s),
-            })
-    }
-}
 
 struct Pages {
     req: Box<[u8; PAGE_SIZE]>,
@@ -63,9 +40,9 @@ impl Pages {
     }
 }
 
-fn session_with(sim: PspSim, index: u8) -> GuestRequestSession<Sim> {
+fn session_with(sim: PspSim, index: u8) -> GuestRequestSession<PspSim> {
     GuestRequestSession::new(
-        Sim(sim),
+        sim,
         Vmpck::new(KEYS[usize::from(index)]),
         index,
         0,
@@ -74,7 +51,7 @@ fn session_with(sim: PspSim, index: u8) -> GuestRequestSession<Sim> {
     .unwrap()
 }
 
-fn session() -> GuestRequestSession<Sim> {
+fn session() -> GuestRequestSession<PspSim> {
     session_with(PspSim::new(KEYS, LaunchState::default(), b"e2e"), 0)
 }
 
@@ -114,7 +91,7 @@ fn report_is_signed_and_carries_caller_data() {
     assert_eq!(r.tcb_layout, TcbLayout::MilanGenoa);
     assert_eq!(r.current_version.to_string(), "1.55.21");
     assert!(r.warnings().is_empty(), "{:?}", r.warnings());
-    verify(&s.transport().0, &r);
+    verify(s.transport(), &r);
 
     // A tampered copy must not verify.
     let mut bad = raw.to_vec();
@@ -124,7 +101,6 @@ fn report_is_signed_and_carries_caller_data() {
         .unwrap();
     assert!(
         s.transport()
-            .0
             .verifying_key()
             .verify(rb.signed_bytes(), &sig)
             .is_err()
@@ -132,7 +108,7 @@ fn report_is_signed_and_carries_caller_data() {
 
     // Sequence numbers advance by 2 on both sides; further requests keep working.
     assert_eq!(s.last_seqno(), 2);
-    assert_eq!(s.transport().0.psp_seqno(0), 2);
+    assert_eq!(s.transport().psp_seqno(0), 2);
     for i in 1..=3u64 {
         s.get_report(pages.shared(), &ReportRequest::new([i as u8; 64]))
             .unwrap();
@@ -155,9 +131,9 @@ fn report_at_other_vmpl_and_key_index() {
     let raw = s.get_report(pages.shared(), &req).unwrap();
     let r = AttestationReport::parse(&raw[..]).unwrap();
     assert_eq!(r.vmpl, 3);
-    verify(&s.transport().0, &r);
-    assert_eq!(s.transport().0.psp_seqno(2), 2);
-    assert_eq!(s.transport().0.psp_seqno(0), 0);
+    verify(s.transport(), &r);
+    assert_eq!(s.transport().psp_seqno(2), 2);
+    assert_eq!(s.transport().psp_seqno(0), 0);
 
     // VMPL below the requester's (key index 2) is refused by the PSP inside the response:
     // the exchange completed, so the key stays usable.
@@ -188,7 +164,7 @@ fn derived_keys_match_the_documented_derivation() {
         ..KeyRequest::default()
     };
     let k1 = s.get_derived_key(pages.shared(), &req).unwrap();
-    let expect = s.transport().0.derive_key(0, 0b1001, 0, 0, 0);
+    let expect = s.transport().derive_key(0, 0b1001, 0, 0, 0);
     assert_eq!(k1.as_bytes(), &expect);
     // Stable across requests, different for another selection or root.
     let k2 = s.get_derived_key(pages.shared(), &req).unwrap();
@@ -215,7 +191,7 @@ fn derived_keys_match_the_documented_derivation() {
     );
     assert!(!s.is_disabled());
     // A v1-invalid field bit is refused before anything is sent.
-    let before = s.transport().0.request_log().len();
+    let before = s.transport().request_log().len();
     let bad = KeyRequest {
         guest_field_select: GuestFieldSelect(GuestFieldSelect::LAUNCH_MIT_VECTOR),
         ..req
@@ -224,7 +200,7 @@ fn derived_keys_match_the_documented_derivation() {
         s.get_derived_key(pages.shared(), &bad),
         Err(SessionError::Seal(_))
     ));
-    assert_eq!(s.transport().0.request_log().len(), before);
+    assert_eq!(s.transport().request_log().len(), before);
     assert!(!s.is_disabled());
 }
 
@@ -260,7 +236,7 @@ fn extended_report_returns_cert_table() {
         .unwrap();
     let r = AttestationReport::parse(&raw[..]).unwrap();
     assert_eq!(r.report_data, report_data());
-    verify(&s.transport().0, &r);
+    verify(s.transport(), &r);
     let t = CertTable::parse(&buf).unwrap();
     assert_eq!(t.entries.len(), 3);
     assert_eq!(t.get(CertKind::Vcek).unwrap().data, &[0x56u8; 1300][..]);
@@ -300,12 +276,12 @@ fn invalid_len_resends_as_regular_request_and_keeps_key() {
     assert!(!err.wipes_key());
     assert!(!s.is_disabled());
     // Two attempts with identical bytes (extended, then regular), one PSP exchange, seqno used.
-    let log = s.transport().0.request_log();
+    let log = s.transport().request_log();
     assert_eq!(log.len(), 2);
     assert_eq!(log[0], log[1]);
-    assert_eq!(s.transport().0.processed(), 1);
+    assert_eq!(s.transport().processed(), 1);
     assert_eq!(s.last_seqno(), 2);
-    assert_eq!(s.transport().0.psp_seqno(0), 2);
+    assert_eq!(s.transport().psp_seqno(0), 2);
     // Retry with the size asked for.
     let mut buf = vec![0u8; 2 * PAGE_SIZE];
     s.get_extended_report(pages.shared(), &ReportRequest::new([5; 64]), &mut buf)
@@ -333,7 +309,7 @@ fn busy_retries_the_same_bytes() {
         report_data()
     );
     assert_eq!(delays.load(Ordering::SeqCst), 3);
-    let log = s.transport().0.request_log();
+    let log = s.transport().request_log();
     assert_eq!(log.len(), 4);
     assert!(log.iter().all(|p| p == &log[0]));
     assert_eq!(s.last_seqno(), 2);
@@ -344,7 +320,7 @@ fn busy_forever_times_out_and_wipes_key() {
     let mut sim = PspSim::new(KEYS, LaunchState::default(), b"e2e");
     sim.set_misbehavior(Misbehavior::BusyForever);
     let mut s = GuestRequestSession::new(
-        Sim(sim),
+        sim,
         Vmpck::new(KEYS[0]),
         0,
         0,
@@ -357,13 +333,12 @@ fn busy_forever_times_out_and_wipes_key() {
     let err = s.get_tsc_info(pages.shared()).unwrap_err();
     assert_eq!(err, SessionError::BusyTimeout { attempts: 6 });
     assert!(s.is_disabled());
-    assert_eq!(s.transport().0.request_log().len(), 6);
+    assert_eq!(s.transport().request_log().len(), 6);
     assert!(
         s.transport()
-            .0
             .request_log()
             .iter()
-            .all(|p| p == &s.transport().0.request_log()[0])
+            .all(|p| p == &s.transport().request_log()[0])
     );
 }
 
@@ -440,7 +415,7 @@ fn every_bad_response_is_rejected_and_wipes_the_key() {
         // One good exchange first (so a replay has something to replay).
         s.get_report(pages.shared(), &ReportRequest::new([1; 64]))
             .unwrap();
-        s.transport_mut().0.set_misbehavior(m);
+        s.transport_mut().set_misbehavior(m);
         let err = s
             .get_report(pages.shared(), &ReportRequest::new([2; 64]))
             .unwrap_err();
@@ -448,8 +423,8 @@ fn every_bad_response_is_rejected_and_wipes_the_key() {
         assert!(err.wipes_key(), "{m:?}");
         assert!(s.is_disabled(), "{m:?}: key not wiped");
         // Refused from now on, without touching the transport, even if the host behaves again.
-        s.transport_mut().0.set_misbehavior(Misbehavior::None);
-        let sent = s.transport().0.request_log().len();
+        s.transport_mut().set_misbehavior(Misbehavior::None);
+        let sent = s.transport().request_log().len();
         assert_eq!(
             s.get_report(pages.shared(), &ReportRequest::new([3; 64]))
                 .unwrap_err(),
@@ -459,7 +434,7 @@ fn every_bad_response_is_rejected_and_wipes_the_key() {
             s.get_tsc_info(pages.shared()).unwrap_err(),
             SessionError::KeyDisabled
         );
-        assert_eq!(s.transport().0.request_log().len(), sent, "{m:?}");
+        assert_eq!(s.transport().request_log().len(), sent, "{m:?}");
         assert!(!err.to_string().is_empty());
     }
 }
@@ -469,7 +444,6 @@ fn payload_status_error_keeps_key() {
     let mut s = session();
     let mut pages = Pages::new();
     s.transport_mut()
-        .0
         .set_misbehavior(Misbehavior::PayloadStatus(STATUS_INVALID_PARAM));
     assert_eq!(
         s.get_derived_key(pages.shared(), &KeyRequest::default())
@@ -477,7 +451,7 @@ fn payload_status_error_keeps_key() {
         SessionError::FirmwareStatus(STATUS_INVALID_PARAM)
     );
     assert!(!s.is_disabled());
-    s.transport_mut().0.set_misbehavior(Misbehavior::None);
+    s.transport_mut().set_misbehavior(Misbehavior::None);
     s.get_tsc_info(pages.shared()).unwrap();
     assert_eq!(s.last_seqno(), 4);
 }
@@ -488,14 +462,9 @@ fn sequence_number_limits() {
     let mut sim = PspSim::new(KEYS, LaunchState::default(), b"e2e");
     let start = u64::from(u32::MAX) - 3;
     sim.set_psp_seqno(0, start);
-    let mut s = GuestRequestSession::new(
-        Sim(sim),
-        Vmpck::new(KEYS[0]),
-        0,
-        start,
-        SessionConfig::default(),
-    )
-    .unwrap();
+    let mut s =
+        GuestRequestSession::new(sim, Vmpck::new(KEYS[0]), 0, start, SessionConfig::default())
+            .unwrap();
     let mut pages = Pages::new();
     s.get_tsc_info(pages.shared()).unwrap();
     assert_eq!(s.last_seqno(), u64::from(u32::MAX) - 1);
@@ -503,7 +472,7 @@ fn sequence_number_limits() {
         s.get_tsc_info(pages.shared()).unwrap_err(),
         SessionError::SeqnoExhausted
     );
-    assert_eq!(s.transport().0.request_log().len(), 1);
+    assert_eq!(s.transport().request_log().len(), 1);
 
     // Out of step with the PSP (guest thinks 0, PSP at 10): the PSP refuses, key wiped.
     let mut sim = PspSim::new(KEYS, LaunchState::default(), b"e2e");
@@ -517,7 +486,7 @@ fn sequence_number_limits() {
 
     // An all-zero key is disabled from the start.
     let mut s = GuestRequestSession::new(
-        Sim(PspSim::new(KEYS, LaunchState::default(), b"e2e")),
+        PspSim::new(KEYS, LaunchState::default(), b"e2e"),
         Vmpck::new([0; 32]),
         0,
         0,
@@ -589,5 +558,5 @@ fn turin_report_uses_turin_tcb_layout() {
         (Some(1), 2, 3, 4, 0x44)
     );
     assert!(r.warnings().is_empty(), "{:?}", r.warnings());
-    verify(&s.transport().0, &r);
+    verify(s.transport(), &r);
 }

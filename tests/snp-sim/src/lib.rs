@@ -2,7 +2,8 @@
 //! (AMD 56421 GHCB spec, AMD 56860 SNP firmware ABI) independently of Elastic's guest code,
 //! so that Elastic's GHCB/#VC/guest-message logic can be tested without SNP hardware:
 //! [`hypervisor`] answers the MSR protocol and GHCB exits, [`psp`] answers guest requests.
-//! This crate does not depend on elastic-snp; its tests use elastic-snp as a dev-dependency.
+//! The simulators do not depend on elastic-snp; its tests use elastic-snp as a dev-dependency,
+//! and the `guest-transport` feature adds the thin adapter [`transport`].
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -10,3 +11,5 @@ extern crate alloc;
 
 pub mod hypervisor;
 pub mod psp;
+#[cfg(feature = "guest-transport")]
+pub mod transport;
