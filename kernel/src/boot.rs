@@ -143,10 +143,8 @@ pub fn main() -> ! {
     let mut high_ram = [Range { start: 0, end: 0 }; 8];
     let mut high_count = 0;
     let mut accepted = 0;
+    // `for_each_free` gives whole pages (aligned inwards), as PVALIDATE needs under SNP.
     map.for_each_free(&early_reserved, |r| {
-        let Some(r) = page_inward(r) else {
-            return;
-        };
         if r.end <= 0x1_0000_0000 {
             if snp.is_some() {
                 accepted += platform::snp::accept(r);
@@ -201,11 +199,10 @@ pub fn main() -> ! {
         fail(ExitReason::PlatformData, format_args!("page tables: {e}"));
     }
     for r in high_ram.iter().take(high_count) {
-        let Some(r) = page_inward(*r) else { continue };
         if snp.is_some() {
-            platform::snp::accept(r);
+            platform::snp::accept(*r);
         }
-        heap::add_region(r);
+        heap::add_region(*r);
     }
     drop(plan);
     // 7. Banner.
@@ -290,11 +287,4 @@ fn snp_services(snp: bool) -> Option<crate::snp_services::SnpServices> {
         }
     }
     services
-}
-
-/// `r` shrunk to whole 4 KiB pages (the memory map is untrusted), if anything is left.
-fn page_inward(r: Range) -> Option<Range> {
-    let start = r.start.checked_add(0xFFF)? & !0xFFF;
-    let end = r.end & !0xFFF;
-    (start < end).then_some(Range { start, end })
 }
