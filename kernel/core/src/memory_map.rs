@@ -280,8 +280,9 @@ impl MemoryMap {
 
 const PAGE: u64 = 4096;
 
-/// Reports the parts of `range` not covered by any of `holes`, page-aligned inwards.
-pub(crate) fn subtract(range: Range, holes: &[Range], f: &mut impl FnMut(Range)) {
+/// Reports the parts of `range` not covered by any of `holes` (which need not be sorted),
+/// page-aligned inwards.
+pub fn subtract(range: Range, holes: &[Range], f: &mut impl FnMut(Range)) {
     let start = range.start.div_ceil(PAGE) * PAGE;
     let end = range.end / PAGE * PAGE;
     let mut cursor = start;
@@ -314,6 +315,39 @@ mod tests {
     use super::*;
     extern crate std;
     use std::vec::Vec;
+
+    fn parts(start: u64, end: u64, holes: &[(u64, u64)]) -> Vec<(u64, u64)> {
+        let holes: Vec<Range> = holes
+            .iter()
+            .map(|&(start, end)| Range { start, end })
+            .collect();
+        let mut out = Vec::new();
+        subtract(Range { start, end }, &holes, &mut |r| {
+            out.push((r.start, r.end))
+        });
+        out
+    }
+
+    #[test]
+    fn subtract_leaves_the_uncovered_parts() {
+        // The SNP launch memory the kernel skips when accepting RAM.
+        let launch = [(0x10_0000, 0x80_0000), (0x80_0000, 0x80_D000)];
+        assert_eq!(
+            parts(0x10_0000, 0x4000_0000, &launch),
+            [(0x80_D000, 0x4000_0000)]
+        );
+        assert_eq!(parts(0, 0x20_0000, &launch), [(0, 0x10_0000)]);
+        assert!(parts(0x20_0000, 0x30_0000, &launch).is_empty());
+        assert_eq!(
+            parts(0, 0x100_0000, &[(0x4000, 0x5000), (0x1000, 0x2000)]),
+            [(0, 0x1000), (0x2000, 0x4000), (0x5000, 0x100_0000)]
+        );
+        // Overlapping holes.
+        assert_eq!(
+            parts(0, 0x10000, &[(0x1000, 0x3000), (0x2000, 0x8000)]),
+            [(0, 0x1000), (0x8000, 0x10000)]
+        );
+    }
 
     const FW: Range = Range {
         start: 0xFF00_0000,

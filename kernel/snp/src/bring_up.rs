@@ -314,66 +314,9 @@ pub fn share_pages<V: Vmgexit, P: PageOps + ?Sized>(
     Ok(())
 }
 
-/// The parts of `start..end` outside every range in `skip` (sorted or not), in order: what
-/// is left to accept once the pre-validated launch memory is excluded. At most
-/// `skip.len() + 1` parts; written into `out`, returns how many.
-pub fn outside(start: u64, end: u64, skip: &[(u64, u64)], out: &mut [(u64, u64)]) -> usize {
-    let mut n = 0;
-    let mut cursor = start;
-    while cursor < end {
-        // The skipped range that covers `cursor`, or the next one that starts after it.
-        let covering = skip
-            .iter()
-            .filter(|&&(s, e)| s <= cursor && cursor < e)
-            .map(|&(_, e)| e)
-            .max();
-        if let Some(e) = covering {
-            cursor = e;
-            continue;
-        }
-        let next = skip
-            .iter()
-            .filter(|&&(s, e)| s > cursor && s < end && e > s)
-            .map(|&(s, _)| s)
-            .min()
-            .unwrap_or(end);
-        if let Some(slot) = out.get_mut(n) {
-            *slot = (cursor, next);
-            n += 1;
-        }
-        cursor = next;
-    }
-    n
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn outside_subtracts() {
-        let mut out = [(0, 0); 4];
-        let skip = [(0x10_0000, 0x80_0000), (0x80_0000, 0x80_3000)];
-        let n = outside(0x10_0000, 0x4000_0000, &skip, &mut out);
-        assert_eq!(&out[..n], &[(0x80_3000, 0x4000_0000)]);
-        let n = outside(0, 0x20_0000, &skip, &mut out);
-        assert_eq!(&out[..n], &[(0, 0x10_0000)]);
-        let n = outside(0x20_0000, 0x30_0000, &skip, &mut out);
-        assert_eq!(n, 0);
-        let n = outside(
-            0,
-            0x100_0000,
-            &[(0x1000, 0x2000), (0x4000, 0x5000)],
-            &mut out,
-        );
-        assert_eq!(
-            &out[..n],
-            &[(0, 0x1000), (0x2000, 0x4000), (0x5000, 0x100_0000)]
-        );
-        // Overlapping skip ranges.
-        let n = outside(0, 0x10000, &[(0x1000, 0x3000), (0x2000, 0x8000)], &mut out);
-        assert_eq!(&out[..n], &[(0, 0x1000), (0x8000, 0x10000)]);
-    }
 
     #[test]
     fn reasons_are_specific() {

@@ -10,7 +10,7 @@
 use super::{cpu, layout};
 use core::arch::asm;
 use core::sync::atomic::{AtomicBool, Ordering};
-use elastic_core::memory_map::Range;
+use elastic_core::memory_map::{self, Range};
 use elastic_snp::bring_up::{self, BringUpError, PageOps, Pvalidated};
 use elastic_snp::cpuid_page::{CpuidContext, CpuidTable};
 use elastic_snp::ghcb::GhcbPage;
@@ -261,24 +261,19 @@ fn record_accepted(r: Range) {
 /// page-state change to private and PVALIDATE (see `bring_up::accept_ram`). Returns the
 /// bytes accepted; terminates on any failure.
 pub fn accept(r: Range) -> u64 {
-    let skip = [
-        (layout::SNP_SEC_MEM.start, layout::SNP_SEC_MEM.end),
-        (layout::SNP_LAUNCH_PAGES.start, layout::SNP_LAUNCH_PAGES.end),
-    ];
-    let mut parts = [(0u64, 0u64); 3];
-    let n = bring_up::outside(r.start, r.end, &skip, &mut parts);
+    let prevalidated = [layout::SNP_SEC_MEM, layout::SNP_LAUNCH_PAGES];
     let mut total = 0;
     let mut guard = GHCB.lock();
     let Some(session) = guard.as_mut() else {
         terminate(elastic::VC_UNHANDLED)
     };
-    for &(start, end) in parts.iter().take(n) {
-        if let Err(e) = bring_up::accept_ram(session, &mut KernelPages, start, end) {
-            drop(guard);
+    memory_map::subtract(r, &prevalidated, &mut |part| {
+        // A failure terminates (without the lock: the MSR protocol needs no GHCB).
+        if let Err(e) = bring_up::accept_ram(session, &mut KernelPages, part.start, part.end) {
             fail(e)
         }
-        total += end - start;
-    }
+        total += part.len();
+    });
     drop(guard);
     record_accepted(r);
     total
